@@ -1,0 +1,55 @@
+"""Gatehouse: accounts and authentication over the legacy meta-code envelope."""
+from __future__ import annotations
+
+from flask import Flask
+
+from api.db import engine_options, register_engine_events
+from api.errors.handlers import register_error_handlers
+from api.extensions import db, limiter, migrate
+from api.logging import configure_logging, register_request_hooks
+from config import INSTANCE_DIR, ROOT, get_config
+
+
+def create_app(config_name: str | None = None, **overrides: object) -> Flask:
+    """Build the app; reads like a table of contents."""
+    app = Flask(__name__, instance_path=None)
+    configure_app(app, config_name, overrides)
+    configure_logging(app)
+    register_extensions(app)
+    register_request_hooks(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_app(app: Flask, config_name: str | None, overrides: dict) -> None:
+    app.config.from_mapping(get_config(config_name))
+    app.config.update(overrides)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    limiter.init_app(app)
+    with app.app_context():
+        register_engine_events(app, db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from api.errors.views import bp as errors_bp
+    from api.health.views import bp as health_bp
+
+    for bp in (health_bp, errors_bp):
+        app.register_blueprint(bp)
+
+
+def register_commands(app: Flask) -> None:
+    from api.commands import errors_cli
+
+    app.cli.add_command(errors_cli)
+

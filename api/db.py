@@ -1,0 +1,44 @@
+"""Engine settings for real deployments, per database dialect."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+
+def engine_options(config: dict[str, Any]) -> dict[str, Any]:
+    """SQLALCHEMY_ENGINE_OPTIONS for the configured database URL."""
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":
+        return {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "pool_size": config["DB_POOL_SIZE"],
+        "max_overflow": config["DB_MAX_OVERFLOW"],
+        "pool_recycle": config["DB_POOL_RECYCLE"],
+    }
+    if url.get_backend_name() == "postgresql" and config["DB_STATEMENT_TIMEOUT_MS"]:
+        options["connect_args"] = {
+            "options": f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}",
+            "connect_timeout": 5,
+        }
+    return options
+
+
+def register_engine_events(app: Flask, engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+    busy_ms = app.config["SQLITE_BUSY_TIMEOUT_MS"]
+    in_memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,171 @@
+"""One error handler for the whole app: everything leaves as the envelope.
+
+The session is rolled back first, before anything else, so no half-done
+write survives a failed request and the connection returns to the pool.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Flask, Response, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from api.errors.catalog import reason_of
+from api.errors.exceptions import (
+    AppError, DatabaseError, InvalidParameterError, NotSupportedError,
+    TooManyRequestsError, UnauthorizedError, UnknownError)
+from api.extensions import db
+from api.http import json_response, language, request_id, wants_problem_json
+
+log = logging.getLogger("api.errors")
+
+# werkzeug status -> (legacy error class, reason)
+_HTTP_MAP: dict[int, tuple[type[AppError], str]] = {
+    404: (NotSupportedError, "request.route.not_found"),
+    405: (NotSupportedError, "request.method.not_allowed"),
+    400: (InvalidParameterError, "request.body.bad_request"),
+    413: (InvalidParameterError, "request.body.too_large"),
+    415: (InvalidParameterError, "request.body.unsupported_media_type"),
+    401: (UnauthorizedError, "auth.token.missing"),
+    403: (UnauthorizedError, "auth.permission.admin_required"),
+    429: (TooManyRequestsError, "request.rate.limited"),
+}
+
+# Names of the unique columns a client can collide with, and their reasons.
+_UNIQUE_FIELDS = {"username": "user.username.taken", "email": "user.email.taken"}
+_UNIQUE_RE = re.compile(r"(username|email)", re.IGNORECASE)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(Exception, handle_exception)
+
+
+def handle_exception(exc: BaseException) -> Response:
+    _rollback()
+    error = to_app_error(exc)
+    if error.status >= 500:
+        log.error("request failed: code=%s reason=%s",
+                  error.code, error.reason, exc_info=exc)
+    else:
+        log.info("request rejected: code=%s reason=%s",
+                 error.code, error.reason)
+    return render_error(error)
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # a dead connection must not hide the original error
+        log.warning("session rollback failed", exc_info=True)
+
+
+def to_app_error(exc: BaseException) -> AppError:
+    """Map any exception to the catalog's error for it."""
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return validation_error(exc.normalized_messages())
+    if isinstance(exc, HTTPException):
+        return _from_http(exc)
+    if isinstance(exc, IntegrityError):
+        return _from_integrity(exc)
+    if isinstance(exc, SQLAlchemyError):
+        reason = ("database.connection.unavailable"
+                  if isinstance(exc, DBAPIError) and exc.connection_invalidated
+                  else "database.transaction.failed")
+        return DatabaseError(reason=reason)
+    return UnknownError()
+
+
+def validation_error(messages: Any) -> InvalidParameterError:
+    fields = _flatten(messages)
+    missing = sorted(name for name, msgs in fields.items()
+                     if "Missing data for required field." in msgs)
+    if missing:
+        description = "Missing required parameter: " + ", ".join(missing)
+    else:
+        description = "Invalid parameter: " + ", ".join(sorted(fields))
+    return InvalidParameterError(description, reason="request.param.invalid",
+                                 fields=fields)
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"a.b": [msg, ...]}."""
+    if isinstance(messages, list):
+        return {prefix or "_schema": [str(m) for m in messages]}
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(_flatten(value, name))
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out
+
+
+def _from_http(exc: HTTPException) -> AppError:
+    status = exc.code or 500
+    if status in _HTTP_MAP:
+        cls, reason = _HTTP_MAP[status]
+        headers = {}
+        if status == 405 and exc.valid_methods:
+            headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        if status == 429:
+            retry_after = getattr(exc, "retry_after", None)
+            headers["Retry-After"] = str(retry_after or 1)
+        return cls(reason=reason, headers=headers)
+    if 400 <= status < 500:
+        return InvalidParameterError(reason="request.body.bad_request")
+    return UnknownError()
+
+
+def _from_integrity(exc: IntegrityError) -> AppError:
+    match = _UNIQUE_RE.search(str(exc.orig))
+    text = str(exc.orig).lower()
+    if match and ("unique" in text or "duplicate" in text):
+        name = match.group(1).lower()
+        reason = _UNIQUE_FIELDS[name]
+        message = reason_of(reason).description
+        return InvalidParameterError(message, reason=reason,
+                                     fields={name: [message]})
+    return DatabaseError(reason="database.transaction.failed")
+
+
+def render_error(error: AppError) -> Response:
+    lang = language()
+    entry = error.entry
+    reason = reason_of(error.reason)
+    title = entry.localized_title(lang)
+    if error.description is not None:
+        description = error.description
+    else:
+        description = reason.description_zh if lang == "zh" else reason.description
+    rid = request_id()
+    headers = dict(error.headers)
+    if lang == "zh":
+        headers["Content-Language"] = "zh"
+    if wants_problem_json():
+        problem: dict[str, Any] = {
+            "type": url_for("errors.show_code", code=entry.code, _external=True),
+            "title": title,
+            "status": entry.status,
+            "detail": description,
+            "instance": request.path,
+            "code": entry.code,
+            "reason": error.reason,
+            "request_id": rid,
+        }
+        if error.fields:
+            problem["errors"] = error.fields
+        return json_response(problem, entry.status, "application/problem+json",
+                             headers)
+    meta: dict[str, Any] = {"code": entry.code, "message": title,
+                            "description": description, "reason": error.reason}
+    if error.fields:
+        meta["fields"] = error.fields
+    meta["request_id"] = rid
+    return json_response({"meta": meta}, entry.status, headers=headers)

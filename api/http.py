@@ -1,0 +1,88 @@
+"""Request and response plumbing shared by every blueprint.
+
+The success envelope, JSON body parsing that can only fail with an 88,
+the request id and content negotiation (language, problem+json).
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any, Mapping
+
+from flask import Response, current_app, g, request
+from marshmallow import Schema
+
+from api.errors.exceptions import InvalidParameterError
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_LANGUAGES = ("en", "zh")
+
+
+def assign_request_id() -> str:
+    """Reuse a well-formed incoming X-Request-ID, else make a new one."""
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    return g.request_id
+
+
+def request_id() -> str:
+    return g.get("request_id") or assign_request_id()
+
+
+def language() -> str:
+    """'zh' when the client prefers Chinese, else 'en'."""
+    return request.accept_languages.best_match(_LANGUAGES, default="en")
+
+
+def wants_problem_json() -> bool:
+    accept = request.accept_mimetypes
+    problem = accept.quality("application/problem+json")
+    return problem > 0 and problem >= accept.quality("application/json") \
+        and "application/problem+json" in accept.values()
+
+
+def json_response(body: Mapping[str, Any], status: int = 200,
+                  mimetype: str = "application/json",
+                  headers: Mapping[str, str] | None = None) -> Response:
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return current_app.response_class(payload + "\n", status=status,
+                                      mimetype=mimetype, headers=headers)
+
+
+def ok(data: Any = None, pagination: Mapping[str, Any] | None = None) -> Response:
+    """The success envelope: HTTP 200, meta code 200."""
+    body: dict[str, Any] = {"meta": {"code": 200, "message": "OK"}, "data": data}
+    if pagination is not None:
+        body["pagination"] = dict(pagination)
+    return json_response(body)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, or an 88 saying what is wrong."""
+    if not request.get_data(cache=True):
+        return {}
+    if not request.is_json:
+        raise InvalidParameterError(reason="request.body.unsupported_media_type")
+    try:
+        body = json.loads(request.get_data(cache=True),
+                          parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidParameterError(reason="request.body.invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidParameterError(reason="request.body.not_object")
+    return body
+
+
+def load_body(schema: Schema) -> dict[str, Any]:
+    """Parse the JSON body and validate it (ValidationError becomes 88)."""
+    return schema.load(json_body())
+
+
+def load_query(schema: Schema) -> dict[str, Any]:
+    return schema.load(request.args.to_dict(flat=True))

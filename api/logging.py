@@ -1,0 +1,55 @@
+"""Logging: one line per request, 5xx with traceback, never a secret.
+
+Log lines name the request id, method, path (never the query string or
+body), status and duration; nothing else from the request is written.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+from flask import Flask, Response, g, request
+
+from api.http import REQUEST_ID_HEADER, assign_request_id, request_id
+
+access_log = logging.getLogger("api.access")
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            try:
+                record.request_id = g.get("request_id", "-")
+            except RuntimeError:  # outside a request
+                record.request_id = "-"
+        return True
+
+
+def configure_logging(app: Flask) -> None:
+    root = logging.getLogger("api")
+    root.setLevel(app.config["LOG_LEVEL"])
+    if not any(getattr(h, "_gatehouse", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler._gatehouse = True  # type: ignore[attr-defined]
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+        root.addHandler(handler)
+        root.propagate = False
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        assign_request_id()
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = request_id()
+        started = g.get("started")
+        duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
+        access_log.info("%s %s %s %.1fms", request.method, request.path,
+                        response.status_code, duration_ms)
+        return response

@@ -1,0 +1,150 @@
+"""Settings: one class per environment, environment variables on top.
+
+``get_config(name)`` returns a plain dict for ``app.config.from_mapping``.
+Values are read from the environment (and ``.env`` when present) each time
+it is called, so tests and the CLI see what the process was started with.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+ENVIRONMENTS = ("development", "testing", "production")
+_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development-only-secret"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unusable; the app must not start."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return number
+
+
+class BaseConfig:
+    APP_ENV = "development"
+    DEBUG = False
+    TESTING = False
+    JSON_SORT_KEYS = False
+    MAX_CONTENT_LENGTH = 64 * 1024
+    SQLALCHEMY_ECHO = False
+    DEFAULT_DATABASE = f"sqlite:///{INSTANCE_DIR / 'gatehouse.db'}"
+    DEFAULT_SECRET = "development-only-secret"
+    # argon2id cost (RFC 9106 second recommended option, memory in KiB)
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+    ACCESS_TOKEN_TTL = 15 * 60
+    REFRESH_TOKEN_TTL = 30 * 24 * 3600
+    CHALLENGE_TOKEN_TTL = 5 * 60
+    RATELIMIT_ENABLED = True
+    # Flask-Limiter strings; per client address and per account
+    RATELIMIT_LOGIN = "10 per minute"
+    RATELIMIT_LOGIN_ACCOUNT = "20 per hour"
+    RATELIMIT_REGISTER = "5 per minute"
+    RATELIMIT_REFRESH = "30 per minute"
+    RATELIMIT_2FA = "10 per minute"
+    RATELIMIT_2FA_ACCOUNT = "20 per hour"
+
+
+class DevelopmentConfig(BaseConfig):
+    APP_ENV = "development"
+
+
+class TestingConfig(BaseConfig):
+    APP_ENV = "testing"
+    TESTING = True
+    DEFAULT_DATABASE = "sqlite://"
+    # cheap hashing keeps the suite fast; production cost comes from settings
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    ARGON2_PARALLELISM = 1
+
+
+class ProductionConfig(BaseConfig):
+    APP_ENV = "production"
+    DEFAULT_SECRET = ""
+
+
+_CLASSES = {"development": DevelopmentConfig, "testing": TestingConfig,
+            "production": ProductionConfig}
+
+
+def get_config(name: str | None = None) -> dict[str, Any]:
+    """Settings for ``name`` (default: $APP_ENV, else development)."""
+    load_dotenv(ROOT / ".env", override=False)
+    name = name or _env("APP_ENV", "development")
+    if name not in _CLASSES:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name!r}")
+    cls = _CLASSES[name]
+    config = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+
+    secret = _env("SECRET_KEY", cls.DEFAULT_SECRET) or ""
+    if name == "production" and (len(secret) < MIN_SECRET_LENGTH
+                                 or secret.lower() in _WEAK_SECRETS):
+        raise ConfigError(
+            f"SECRET_KEY must be set to a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters in production "
+            f"(python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    algorithm = _env("JWT_ALGORITHM", "HS256")
+    if algorithm not in ("HS256", "EdDSA", "RS256"):
+        raise ConfigError(f"JWT_ALGORITHM must be HS256, EdDSA or RS256, not {algorithm!r}")
+
+    config.update(
+        APP_ENV=name,
+        SECRET_KEY=secret,
+        JWT_SECRET_KEY=_env("JWT_SECRET_KEY", secret),
+        JWT_ALGORITHM=algorithm,
+        JWT_PRIVATE_KEY_FILE=_env("JWT_PRIVATE_KEY_FILE"),
+        JWT_PUBLIC_KEY_FILE=_env("JWT_PUBLIC_KEY_FILE"),
+        JWT_ISSUER=_env("JWT_ISSUER", "gatehouse"),
+        SQLALCHEMY_DATABASE_URI=_env("DATABASE_URL", cls.DEFAULT_DATABASE),
+        REDIS_URL=_env("REDIS_URL"),
+        RATELIMIT_ENABLED=_bool("RATELIMIT_ENABLED", cls.RATELIMIT_ENABLED),
+        ACCESS_TOKEN_TTL=_int("ACCESS_TOKEN_TTL", cls.ACCESS_TOKEN_TTL, 1),
+        REFRESH_TOKEN_TTL=_int("REFRESH_TOKEN_TTL", cls.REFRESH_TOKEN_TTL, 1),
+        ARGON2_TIME_COST=_int("ARGON2_TIME_COST", cls.ARGON2_TIME_COST, 1),
+        ARGON2_MEMORY_COST=_int("ARGON2_MEMORY_COST", cls.ARGON2_MEMORY_COST, 8),
+        ARGON2_PARALLELISM=_int("ARGON2_PARALLELISM", cls.ARGON2_PARALLELISM, 1),
+        AUTH_GENERIC_LOGIN_ERRORS=_bool("AUTH_GENERIC_LOGIN_ERRORS", False),
+        LOG_LEVEL=(_env("LOG_LEVEL", "INFO") or "INFO").upper(),
+        DB_POOL_SIZE=_int("DB_POOL_SIZE", 5, 1),
+        DB_MAX_OVERFLOW=_int("DB_MAX_OVERFLOW", 5, 0),
+        DB_POOL_RECYCLE=_int("DB_POOL_RECYCLE", 1800, 1),
+        DB_STATEMENT_TIMEOUT_MS=_int("DB_STATEMENT_TIMEOUT_MS", 5000, 0),
+        SQLITE_BUSY_TIMEOUT_MS=_int("SQLITE_BUSY_TIMEOUT_MS", 5000, 0),
+    )
+    config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    return config

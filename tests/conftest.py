@@ -1,0 +1,48 @@
+"""Fixtures in the pallets tutorial's shape: app, client, runner.
+
+The database is SQLite in memory unless TEST_DATABASE_URL names another
+one (PostgreSQL in CI); the schema is created fresh for every test.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from api import create_app
+from api.extensions import db
+
+
+def make_app(**overrides: Any) -> Flask:
+    settings: dict[str, Any] = {"RATELIMIT_ENABLED": False}
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        settings["SQLALCHEMY_DATABASE_URI"] = url
+    settings.update(overrides)
+    return create_app("testing", **settings)
+
+
+@pytest.fixture
+def app() -> Iterator[Flask]:
+    app = make_app()
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
