@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from api.auth.passwords import init_passwords
+from api.auth.tokens import init_tokens
 from api.db import engine_options, register_engine_events
 from api.errors.handlers import register_error_handlers
 from api.extensions import db, limiter, migrate
@@ -34,22 +36,27 @@ def configure_app(app: Flask, config_name: str | None, overrides: dict) -> None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
     limiter.init_app(app)
+    init_passwords(app)
+    init_tokens(app)
     with app.app_context():
         register_engine_events(app, db.engine)
 
 
 def register_blueprints(app: Flask) -> None:
+    from api.auth.views import bp as auth_bp
     from api.errors.views import bp as errors_bp
     from api.health.views import bp as health_bp
+    from api.users.views import bp as users_bp
 
-    for bp in (health_bp, errors_bp):
+    for bp in (health_bp, errors_bp, auth_bp, users_bp):
         app.register_blueprint(bp)
 
 
 def register_commands(app: Flask) -> None:
-    from api.commands import errors_cli
+    from api.commands import errors_cli, users_cli
 
     app.cli.add_command(errors_cli)
-
+    app.cli.add_command(users_cli)

@@ -15,7 +15,7 @@ from dotenv import load_dotenv
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 ENVIRONMENTS = ("development", "testing", "production")
-_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development-only-secret"}
+_WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me"}
 MIN_SECRET_LENGTH = 32
 
 
@@ -61,7 +61,7 @@ class BaseConfig:
     MAX_CONTENT_LENGTH = 64 * 1024
     SQLALCHEMY_ECHO = False
     DEFAULT_DATABASE = f"sqlite:///{INSTANCE_DIR / 'gatehouse.db'}"
-    DEFAULT_SECRET = "development-only-secret"
+    DEFAULT_SECRET = "development-only-secret-never-use-in-production"
     # argon2id cost (RFC 9106 second recommended option, memory in KiB)
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
@@ -113,7 +113,8 @@ def get_config(name: str | None = None) -> dict[str, Any]:
 
     secret = _env("SECRET_KEY", cls.DEFAULT_SECRET) or ""
     if name == "production" and (len(secret) < MIN_SECRET_LENGTH
-                                 or secret.lower() in _WEAK_SECRETS):
+                                 or secret.lower() in _WEAK_SECRETS
+                                 or secret == BaseConfig.DEFAULT_SECRET):
         raise ConfigError(
             f"SECRET_KEY must be set to a random value of at least "
             f"{MIN_SECRET_LENGTH} characters in production "

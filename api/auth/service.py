@@ -1,0 +1,131 @@
+"""Login, sessions, refresh rotation, logout and password change.
+
+Each public function commits once or raises an AppError; the global
+handler rolls back whatever a failed one had begun.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import update
+
+from api.auth.passwords import passwords
+from api.auth.tokens import (
+    hash_refresh_token, issue_access_token, new_refresh_token, parse_refresh_token,
+    token_pair)
+from api.errors.exceptions import (
+    PasswordNotMatchError, UnauthorizedError, UserNotExistsError)
+from api.extensions import db
+from api.users.models import AuthSession, User, utcnow
+from api.users.service import find_by_login, revoke_sessions
+
+
+def _refresh_expiry():
+    return utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])
+
+
+def open_session(user: User, *, two_factor: bool = False) -> dict[str, Any]:
+    """A new session and its first token pair (caller commits)."""
+    session = AuthSession(id=uuid.uuid4().hex, user_id=user.id, two_factor=two_factor,
+                          refresh_generation=0, expires_at=_refresh_expiry())
+    refresh = new_refresh_token(session.id, 0)
+    session.refresh_hash = hash_refresh_token(refresh)
+    db.session.add(session)
+    db.session.flush()
+    return token_pair(issue_access_token(user, session), refresh)
+
+
+def check_credentials(login: str, password: str) -> User:
+    """The user whose login and password these are, or 21/22/99.
+
+    An unknown login spends one verification too, so timing does not tell
+    which accounts exist. A blocked account is only revealed to someone who
+    knows its password.
+    """
+    generic = current_app.config["AUTH_GENERIC_LOGIN_ERRORS"]
+    user = find_by_login(login)
+    if user is None:
+        passwords().spend_one_verification(password)
+        if generic:
+            raise PasswordNotMatchError(reason="auth.login.invalid_credentials")
+        raise UserNotExistsError(reason="auth.login.unknown_user")
+    if not passwords().verify(user.password_hash, password):
+        if generic:
+            raise PasswordNotMatchError(reason="auth.login.invalid_credentials")
+        raise PasswordNotMatchError(reason="auth.password.mismatch")
+    if user.is_blocked:
+        raise UnauthorizedError(reason="auth.account.blocked")
+    if passwords().needs_rehash(user.password_hash):
+        user.password_hash = passwords().hash(password)
+    return user
+
+
+def login(login_name: str, password: str) -> dict[str, Any]:
+    user = check_credentials(login_name, password)
+    tokens = open_session(user)
+    db.session.commit()
+    return tokens
+
+
+def refresh(refresh_token: str) -> dict[str, Any]:
+    """Rotate: the presented token is spent, a new pair is issued.
+
+    A token the server issued for an earlier generation has been used
+    already: someone holds a copy, so the whole session is revoked.
+    """
+    claim = parse_refresh_token(refresh_token)
+    session = db.session.get(AuthSession, claim.session_id)
+    if session is None:
+        raise UnauthorizedError(reason="auth.refresh.invalid")
+    if session.revoked_at is not None or session.expires_at <= utcnow():
+        raise UnauthorizedError(reason="auth.refresh.invalid")
+    if (claim.generation != session.refresh_generation
+            or hash_refresh_token(refresh_token) != session.refresh_hash):
+        session.revoked_at = utcnow()
+        session.revoked_reason = "refresh_reuse"
+        db.session.commit()
+        raise UnauthorizedError(reason="auth.refresh.reused")
+    user = session.user
+    if user.is_blocked:
+        raise UnauthorizedError(reason="auth.account.blocked")
+    if session.two_factor != user.totp_enabled:
+        raise UnauthorizedError(reason="auth.token.2fa_mismatch")
+    generation = claim.generation + 1
+    new_refresh = new_refresh_token(session.id, generation)
+    # compare-and-set on the generation: of two concurrent refreshes with one
+    # token, exactly one wins; the other is a reuse
+    won = db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session.id,
+               AuthSession.refresh_generation == claim.generation,
+               AuthSession.revoked_at.is_(None))
+        .values(refresh_generation=generation,
+                refresh_hash=hash_refresh_token(new_refresh),
+                last_used_at=utcnow(), expires_at=_refresh_expiry())
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if won != 1:
+        db.session.rollback()
+        raise UnauthorizedError(reason="auth.refresh.reused")
+    db.session.commit()
+    return token_pair(issue_access_token(user, session), new_refresh)
+
+
+def logout(session: AuthSession) -> None:
+    session.revoked_at = utcnow()
+    session.revoked_reason = "logout"
+    db.session.commit()
+
+
+def change_password(user: User, session: AuthSession, current: str, new: str) -> int:
+    """New hash; every other session of the user is revoked."""
+    if not passwords().verify(user.password_hash, current):
+        raise PasswordNotMatchError(reason="auth.password.mismatch")
+    user.password_hash = passwords().hash(new)
+    revoked = revoke_sessions(user.id, except_session=session.id,
+                              reason="password_change")
+    db.session.commit()
+    return revoked

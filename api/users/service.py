@@ -1,0 +1,164 @@
+"""Account operations. Each public function commits once or raises AppError."""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from api.auth.passwords import passwords
+from api.errors.exceptions import (
+    InvalidParameterError, PasswordNotMatchError, UserNotExistsError)
+from api.errors.catalog import reason_of
+from api.extensions import db
+from api.users.models import AuthSession, User, utcnow
+
+
+def _taken(field: str, reason: str) -> InvalidParameterError:
+    message = reason_of(reason).description
+    return InvalidParameterError(message, reason=reason, fields={field: [message]})
+
+
+def _ensure_free(username: str | None = None, email: str | None = None,
+                 exclude_id: int | None = None) -> None:
+    """88 naming the field when a username or email is in use (races end in
+    the unique constraint, which the error handler maps to the same 88)."""
+    checks = [("username", User.username_key, username, "user.username.taken"),
+              ("email", User.email_key, email, "user.email.taken")]
+    for field, column, value, reason in checks:
+        if value is None:
+            continue
+        query = select(User.id).where(column == value.lower())
+        if exclude_id is not None:
+            query = query.where(User.id != exclude_id)
+        if db.session.execute(query.limit(1)).first() is not None:
+            raise _taken(field, reason)
+
+
+def create_user(username: str, email: str, password: str, *,
+                display_name: str | None = None, is_admin: bool = False) -> User:
+    _ensure_free(username, email)
+    user = User(password_hash=passwords().hash(password), display_name=display_name,
+                is_admin=is_admin)
+    user.set_username(username)
+    user.set_email(email)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise UserNotExistsError(reason="user.fetch.not_found")
+    return user
+
+
+def find_user(identifier: str) -> User:
+    """By id, username or email (case-insensitive), for the admin CLI."""
+    query = select(User).where(or_(User.username_key == identifier.lower(),
+                                   User.email_key == identifier.lower()))
+    if identifier.isdigit():
+        query = select(User).where(or_(User.id == int(identifier),
+                                       User.username_key == identifier.lower()))
+    user = db.session.execute(query.limit(1)).scalar_one_or_none()
+    if user is None:
+        raise UserNotExistsError(f"No user matches {identifier!r}.",
+                                 reason="user.fetch.not_found")
+    return user
+
+
+def find_by_login(login: str) -> User | None:
+    key = login.lower()
+    return db.session.execute(
+        select(User).where(or_(User.username_key == key, User.email_key == key)).limit(1)
+    ).scalar_one_or_none()
+
+
+def update_user(user: User, changes: dict[str, Any]) -> User:
+    if "email" in changes:
+        _ensure_free(email=changes["email"], exclude_id=user.id)
+        user.set_email(changes["email"])
+    if "display_name" in changes:
+        user.display_name = changes["display_name"]
+    db.session.commit()
+    return user
+
+
+def delete_account(user: User, password: str) -> None:
+    if not passwords().verify(user.password_hash, password):
+        raise PasswordNotMatchError(reason="auth.password.mismatch")
+    delete_user(user)
+
+
+def delete_user(user: User) -> None:
+    db.session.delete(user)
+    db.session.commit()
+
+
+def revoke_sessions(user_id: int, *, except_session: str | None = None,
+                    reason: str = "revoked") -> int:
+    """Revoke a user's live sessions (caller commits)."""
+    query = update(AuthSession).where(AuthSession.user_id == user_id,
+                                      AuthSession.revoked_at.is_(None))
+    if except_session is not None:
+        query = query.where(AuthSession.id != except_session)
+    result = db.session.execute(query.values(revoked_at=utcnow(), revoked_reason=reason))
+    return result.rowcount or 0
+
+
+def block_user(user: User, reason: str | None) -> int:
+    user.is_blocked = True
+    user.blocked_reason = reason
+    user.blocked_at = utcnow()
+    revoked = revoke_sessions(user.id, reason="blocked")
+    db.session.commit()
+    return revoked
+
+
+def unblock_user(user: User) -> None:
+    user.is_blocked = False
+    user.blocked_reason = None
+    user.blocked_at = None
+    db.session.commit()
+
+
+def set_password(user: User, password: str) -> int:
+    """Admin reset: new hash, every session revoked."""
+    user.password_hash = passwords().hash(password)
+    revoked = revoke_sessions(user.id, reason="password_reset")
+    db.session.commit()
+    return revoked
+
+
+def revoke_all_sessions(user: User) -> int:
+    revoked = revoke_sessions(user.id, reason="admin")
+    db.session.commit()
+    return revoked
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"u:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "u" or not value.isdigit():
+            raise ValueError(cursor)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidParameterError("The pagination cursor is invalid.",
+                                    reason="request.query.invalid_cursor",
+                                    fields={"cursor": ["Invalid cursor."]}) from None
+
+
+def list_users(limit: int, cursor: str | None = None) -> tuple[list[User], str | None]:
+    query = select(User).order_by(User.id).limit(limit + 1)
+    if cursor:
+        query = query.where(User.id > decode_cursor(cursor))
+    users = list(db.session.execute(query).scalars())
+    next_cursor = encode_cursor(users[limit - 1].id) if len(users) > limit else None
+    return users[:limit], next_cursor
