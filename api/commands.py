@@ -8,6 +8,7 @@ import click
 from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.auth import twofactor
 from api.auth.schemas import RegisterSchema
 from api.errors import docs
 from api.errors.catalog import reason_of
@@ -185,3 +186,13 @@ def users_delete(user: str) -> None:
     name = found.username
     users.delete_user(found)
     click.echo(f"deleted {name}")
+
+
+@users_cli.command("disable-2fa")
+@click.argument("user")
+@_cli_errors
+def users_disable_2fa(user: str) -> None:
+    """Turn a user's 2FA off (lost device); their sessions are revoked."""
+    found = users.find_user(user)
+    revoked = twofactor.admin_disable(found)
+    click.echo(f"2FA disabled for {found.username}; revoked {revoked} session(s)")

@@ -69,14 +69,21 @@ class BaseConfig:
     ACCESS_TOKEN_TTL = 15 * 60
     REFRESH_TOKEN_TTL = 30 * 24 * 3600
     CHALLENGE_TOKEN_TTL = 5 * 60
+    TOTP_ISSUER = "Gatehouse"
     RATELIMIT_ENABLED = True
     # Flask-Limiter strings; per client address and per account
     RATELIMIT_LOGIN = "10 per minute"
     RATELIMIT_LOGIN_ACCOUNT = "20 per hour"
     RATELIMIT_REGISTER = "5 per minute"
+    RATELIMIT_REGISTER_ACCOUNT = "5 per hour"
     RATELIMIT_REFRESH = "30 per minute"
+    RATELIMIT_REFRESH_ACCOUNT = "10 per minute"
     RATELIMIT_2FA = "10 per minute"
     RATELIMIT_2FA_ACCOUNT = "20 per hour"
+
+
+RATE_LIMITS = tuple(k for k in vars(BaseConfig) if k.startswith("RATELIMIT_")
+                    and k != "RATELIMIT_ENABLED")
 
 
 class DevelopmentConfig(BaseConfig):
@@ -148,4 +155,9 @@ def get_config(name: str | None = None) -> dict[str, Any]:
         SQLITE_BUSY_TIMEOUT_MS=_int("SQLITE_BUSY_TIMEOUT_MS", 5000, 0),
     )
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
+    config["RATELIMIT_KEY_PREFIX"] = "gatehouse"
+    # Redis down: count in this process's memory rather than fail every login
+    config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    for key in RATE_LIMITS:  # e.g. RATELIMIT_LOGIN="5 per minute"
+        config[key] = _env(key, config[key])
     return config

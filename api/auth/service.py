@@ -5,14 +5,14 @@ handler rolls back whatever a failed one had begun.
 """
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import update
 
+from api.auth import twofactor
 from api.auth.passwords import passwords
+from api.auth.sessions import open_session, refresh_expiry
 from api.auth.tokens import (
     hash_refresh_token, issue_access_token, new_refresh_token, parse_refresh_token,
     token_pair)
@@ -21,21 +21,6 @@ from api.errors.exceptions import (
 from api.extensions import db
 from api.users.models import AuthSession, User, utcnow
 from api.users.service import find_by_login, revoke_sessions
-
-
-def _refresh_expiry():
-    return utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])
-
-
-def open_session(user: User, *, two_factor: bool = False) -> dict[str, Any]:
-    """A new session and its first token pair (caller commits)."""
-    session = AuthSession(id=uuid.uuid4().hex, user_id=user.id, two_factor=two_factor,
-                          refresh_generation=0, expires_at=_refresh_expiry())
-    refresh = new_refresh_token(session.id, 0)
-    session.refresh_hash = hash_refresh_token(refresh)
-    db.session.add(session)
-    db.session.flush()
-    return token_pair(issue_access_token(user, session), refresh)
 
 
 def check_credentials(login: str, password: str) -> User:
@@ -64,10 +49,11 @@ def check_credentials(login: str, password: str) -> User:
 
 
 def login(login_name: str, password: str) -> dict[str, Any]:
+    """Tokens, or a 2FA challenge when the account has two-factor enabled."""
     user = check_credentials(login_name, password)
-    tokens = open_session(user)
+    result = twofactor.start_challenge(user) if user.totp_enabled else open_session(user)
     db.session.commit()
-    return tokens
+    return result
 
 
 def refresh(refresh_token: str) -> dict[str, Any]:
@@ -104,7 +90,7 @@ def refresh(refresh_token: str) -> dict[str, Any]:
                AuthSession.revoked_at.is_(None))
         .values(refresh_generation=generation,
                 refresh_hash=hash_refresh_token(new_refresh),
-                last_used_at=utcnow(), expires_at=_refresh_expiry())
+                last_used_at=utcnow(), expires_at=refresh_expiry())
         .execution_options(synchronize_session="fetch")
     ).rowcount
     if won != 1:

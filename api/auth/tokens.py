@@ -150,9 +150,13 @@ def authenticate(raw: str) -> tuple[User, AuthSession]:
     user, session = row
     if user.is_blocked:
         raise UnauthorizedError(reason="auth.account.blocked")
+    # 2FA turned on or off since the token was issued: say so, even though
+    # that change also revoked the session
+    if claims["tfa"] != user.totp_enabled:
+        raise UnauthorizedError(reason="auth.token.2fa_mismatch")
     if session is None or not session.active:
         raise UnauthorizedError(reason="auth.token.revoked")
-    if not (claims["tfa"] == session.two_factor == user.totp_enabled):
+    if session.two_factor != claims["tfa"]:
         raise UnauthorizedError(reason="auth.token.2fa_mismatch")
     return user, session
 

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from api.auth import service
+from api.auth import service, twofactor
 from api.auth.decorators import auth_required, current_session, current_user
-from api.auth.schemas import LoginSchema, PasswordChangeSchema, RefreshSchema, RegisterSchema
+from api.auth.limits import limited, login_limits, refresh_limits, register_limits, verify_limits
+from api.auth.schemas import (
+    LoginSchema, PasswordChangeSchema, RefreshSchema, RegisterSchema, TwoFactorDisableSchema,
+    TwoFactorEnableSchema, TwoFactorVerifySchema)
 from api.http import load_body, ok
 from api.users.schemas import own_user
 from api.users.service import create_user
@@ -14,6 +17,7 @@ bp = Blueprint("auth", __name__, url_prefix="/v1/auth")
 
 
 @bp.post("/register")
+@limited(register_limits)
 def register() -> Response:
     """Create an account."""
     body = load_body(RegisterSchema())
@@ -21,13 +25,15 @@ def register() -> Response:
 
 
 @bp.post("/login")
+@limited(login_limits)
 def login() -> Response:
-    """Log in with a username or email and a password."""
+    """Log in with a username or email and a password (2FA users get a challenge)."""
     body = load_body(LoginSchema())
     return ok(service.login(body["login"], body["password"]))
 
 
 @bp.post("/refresh")
+@limited(refresh_limits)
 def refresh() -> Response:
     """Exchange a refresh token for a new token pair (the old one is spent)."""
     body = load_body(RefreshSchema())
@@ -50,3 +56,34 @@ def change_password() -> Response:
     revoked = service.change_password(current_user(), current_session(),
                                       body["current_password"], body["new_password"])
     return ok({"password_changed": True, "revoked_sessions": revoked})
+
+
+@bp.post("/2fa/verify")
+@limited(verify_limits)
+def verify_2fa() -> Response:
+    """Complete a 2FA login with a TOTP code or a recovery code."""
+    body = load_body(TwoFactorVerifySchema())
+    return ok(twofactor.verify(body["challenge_token"], body["code"]))
+
+
+@bp.post("/2fa/setup")
+@auth_required
+def setup_2fa() -> Response:
+    """Start 2FA setup: a new secret, pending until enabled."""
+    return ok(twofactor.setup(current_user()))
+
+
+@bp.post("/2fa/enable")
+@auth_required
+def enable_2fa() -> Response:
+    """Enable 2FA with a code from the pending secret; returns recovery codes."""
+    body = load_body(TwoFactorEnableSchema())
+    return ok(twofactor.enable(current_user(), body["code"]))
+
+
+@bp.post("/2fa/disable")
+@auth_required
+def disable_2fa() -> Response:
+    """Disable 2FA (needs the password and a code)."""
+    body = load_body(TwoFactorDisableSchema())
+    return ok(twofactor.disable(current_user(), body["password"], body["code"]))

@@ -6,7 +6,9 @@ write survives a failed request and the connection returns to the pool.
 from __future__ import annotations
 
 import logging
+import math
 import re
+import time
 from typing import Any
 
 from flask import Flask, Response, request, url_for
@@ -18,7 +20,7 @@ from api.errors.catalog import reason_of
 from api.errors.exceptions import (
     AppError, DatabaseError, InvalidParameterError, NotSupportedError,
     TooManyRequestsError, UnauthorizedError, UnknownError)
-from api.extensions import db
+from api.extensions import db, limiter
 from api.http import json_response, language, request_id, wants_problem_json
 
 log = logging.getLogger("api.errors")
@@ -115,12 +117,19 @@ def _from_http(exc: HTTPException) -> AppError:
         if status == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(sorted(exc.valid_methods))
         if status == 429:
-            retry_after = getattr(exc, "retry_after", None)
-            headers["Retry-After"] = str(retry_after or 1)
+            headers["Retry-After"] = str(_retry_after())
         return cls(reason=reason, headers=headers)
     if 400 <= status < 500:
         return InvalidParameterError(reason="request.body.bad_request")
     return UnknownError()
+
+
+def _retry_after() -> int:
+    """Seconds until the breached limit resets (at least 1)."""
+    current = limiter.current_limit
+    if current is None:
+        return 1
+    return max(1, math.ceil(current.reset_at - time.time()))
 
 
 def _from_integrity(exc: IntegrityError) -> AppError:
