@@ -5,6 +5,7 @@ import functools
 from typing import Any, Callable
 
 import click
+from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +24,7 @@ from config import ROOT
 DOCS_DIR = ROOT / "docs"
 
 
-@click.group("errors", help="The error catalog and its generated docs.")
+@click.group("errors", cls=AppGroup, help="The error catalog and its generated docs.")
 def errors_cli() -> None:
     pass
 
@@ -85,7 +86,7 @@ def _describe(user: User) -> str:
             f"\t{','.join(flags) or '-'}")
 
 
-@click.group("users", help="Manage accounts.")
+@click.group("users", cls=AppGroup, help="Manage accounts.")
 def users_cli() -> None:
     pass
 

@@ -1,0 +1,117 @@
+"""Rate limits: 429 in the envelope with Retry-After, per address and per account."""
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any, Iterator
+
+import pytest
+from flask import Flask
+
+from api.extensions import db
+from tests.conftest import make_app
+
+LIMITS = {
+    "RATELIMIT_LOGIN": "3 per minute",
+    "RATELIMIT_LOGIN_ACCOUNT": "2 per minute",
+    "RATELIMIT_REGISTER": "2 per minute",
+    "RATELIMIT_REGISTER_ACCOUNT": "100 per minute",
+    "RATELIMIT_REFRESH": "2 per minute",
+    "RATELIMIT_REFRESH_ACCOUNT": "100 per minute",
+    "RATELIMIT_2FA": "2 per minute",
+    "RATELIMIT_2FA_ACCOUNT": "100 per minute",
+}
+
+
+def limited_app(**overrides: Any) -> Flask:
+    app = make_app(RATELIMIT_ENABLED=True, **{**LIMITS, **overrides})
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+@pytest.fixture
+def limited() -> Iterator[Flask]:
+    app = limited_app()
+    yield app
+    with app.app_context():
+        db.drop_all()
+
+
+def assert_429(resp: Any) -> None:
+    m = resp.get_json()["meta"]
+    assert resp.status_code == 429
+    assert (m["code"], m["message"]) == (429, "Too Many Requests")
+    assert m["reason"] == "request.rate.limited"
+    assert resp.content_type == "application/json"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 61
+    assert m["request_id"] == resp.headers["X-Request-ID"]
+
+
+def login(client: Any, name: str, addr: str = "10.0.0.1") -> Any:
+    return client.post("/v1/auth/login", json={"login": name, "password": "whatever-pass"},
+                       environ_base={"REMOTE_ADDR": addr})
+
+
+def test_login_limited_per_address(limited: Flask) -> None:
+    client = limited.test_client()
+    for i in range(3):
+        assert login(client, f"user{i}").status_code == 404  # counted, answered normally
+    assert_429(login(client, "user9"))
+    # another address is not affected
+    assert login(client, "user10", addr="10.0.0.2").status_code == 404
+
+
+def test_login_limited_per_account_across_addresses(limited: Flask) -> None:
+    client = limited.test_client()
+    assert login(client, "Target", addr="10.0.0.1").status_code == 404
+    assert login(client, "target", addr="10.0.0.2").status_code == 404
+    assert_429(login(client, "TARGET", addr="10.0.0.3"))
+
+
+def test_register_refresh_and_verify_are_limited(limited: Flask) -> None:
+    client = limited.test_client()
+    for path, body in (("/v1/auth/register", {}), ("/v1/auth/refresh", {}),
+                       ("/v1/auth/2fa/verify", {})):
+        for _ in range(2):
+            assert client.post(path, json=body).status_code == 400
+        assert_429(client.post(path, json=body))
+
+
+def test_429_as_problem_json_and_chinese(limited: Flask) -> None:
+    client = limited.test_client()
+    for _ in range(2):
+        client.post("/v1/auth/register", json={})
+    r = client.post("/v1/auth/register", json={},
+                    headers={"Accept": "application/problem+json", "Accept-Language": "zh-CN"})
+    assert r.status_code == 429 and r.content_type == "application/problem+json"
+    body = r.get_json()
+    assert (body["status"], body["code"], body["title"]) == (429, 429, "请求过多")
+    assert "Retry-After" in r.headers
+
+
+def test_rate_limit_can_be_turned_off() -> None:
+    app = make_app(RATELIMIT_ENABLED=False, **LIMITS)
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    assert all(login(client, "x").status_code == 404 for _ in range(6))
+
+
+@pytest.mark.redis
+def test_limits_are_shared_through_redis() -> None:
+    """Two apps (two processes' worth) count against one Redis."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("TEST_REDIS_URL must be set in CI")
+        pytest.skip("TEST_REDIS_URL not set: no Redis on this machine")
+    # a fresh key prefix per run keeps runs independent
+    prefix = f"gatehouse-test-{uuid.uuid4().hex}"
+    first = limited_app(REDIS_URL=url, RATELIMIT_STORAGE_URI=url, RATELIMIT_KEY_PREFIX=prefix)
+    second = limited_app(REDIS_URL=url, RATELIMIT_STORAGE_URI=url, RATELIMIT_KEY_PREFIX=prefix)
+    a, b = first.test_client(), second.test_client()
+    assert login(a, "one").status_code == 404
+    assert login(b, "two").status_code == 404
+    assert login(a, "three").status_code == 404
+    assert_429(login(b, "four"))
