@@ -16,13 +16,28 @@ from api import create_app
 from api.extensions import db
 
 
+_apps: list[Flask] = []
+
+
 def make_app(**overrides: Any) -> Flask:
+    """A testing app; its connections are closed when the test ends."""
     settings: dict[str, Any] = {"RATELIMIT_ENABLED": False}
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         settings["SQLALCHEMY_DATABASE_URI"] = url
     settings.update(overrides)
-    return create_app("testing", **settings)
+    app = create_app("testing", **settings)
+    _apps.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_app_connections() -> Iterator[None]:
+    yield
+    while _apps:
+        with _apps.pop().app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture
@@ -35,7 +50,6 @@ def app() -> Iterator[Flask]:
     with app.app_context():
         db.session.remove()
         db.drop_all()
-        db.engine.dispose()
 
 
 @pytest.fixture
