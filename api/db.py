@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
@@ -35,6 +35,8 @@ def register_engine_events(app: Flask, engine: Engine) -> None:
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # let SQLAlchemy's "begin" event below emit BEGIN itself
+        dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -42,3 +44,17 @@ def register_engine_events(app: Flask, engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _may_write() -> bool:
+    """Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so two
+    concurrent writers queue on the busy timeout instead of one failing when
+    it upgrades a read lock; reads stay deferred and run side by side."""
+    return not has_request_context() or request.method not in _READ_METHODS
