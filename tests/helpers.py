@@ -1,0 +1,160 @@
+"""Helpers for the account and session tests: accounts, tokens, envelopes.
+
+Everything here talks to the API through the test client, as a REST
+client would; the token forgers sign with the app's own key only where a
+test needs a token the server would otherwise never issue.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import jwt
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+PASSWORD = "correct horse battery staple"
+
+# Legacy titles are frozen (SPEC §3); written out here, not read from the catalog.
+TITLES = {10: "Not Supported", 21: "User Not Exists", 22: "Password Not Match",
+          77: "Database Rollback", 88: "Invalid Parameter", 99: "Auth Required",
+          500: "Unknown Error"}
+STATUSES = {10: 404, 21: 404, 22: 400, 77: 500, 88: 400, 99: 401, 500: 500}
+
+
+@dataclass
+class Account:
+    id: int
+    username: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.access_token)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_error(resp: TestResponse, code: int, reason: str) -> dict[str, Any]:
+    """The response is the legacy error envelope for ``code``/``reason``; its meta."""
+    assert resp.status_code == STATUSES[code], resp.get_data(as_text=True)
+    assert resp.mimetype == "application/json"
+    body = resp.get_json()
+    assert set(body) == {"meta"}
+    meta = body["meta"]
+    assert meta["code"] == code
+    assert meta["message"] == TITLES[code]
+    assert meta["reason"] == reason
+    assert isinstance(meta["description"], str) and meta["description"]
+    assert meta["request_id"] == resp.headers["X-Request-ID"]
+    return meta
+
+
+def assert_ok(resp: TestResponse) -> Any:
+    """The success envelope; its ``data``."""
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert body["meta"] == {"code": 200, "message": "OK"}
+    return body["data"]
+
+
+def register(client: FlaskClient, username: str = "ada", email: str | None = None,
+             password: str = PASSWORD) -> dict[str, Any]:
+    email = email or f"{username}@example.com"
+    return assert_ok(client.post("/v1/auth/register", json={
+        "username": username, "email": email, "password": password}))
+
+
+def login(client: FlaskClient, login_name: str = "ada",
+          password: str = PASSWORD) -> dict[str, Any]:
+    return assert_ok(client.post("/v1/auth/login",
+                                 json={"login": login_name, "password": password}))
+
+
+def make_account(client: FlaskClient, username: str = "ada",
+                 password: str = PASSWORD) -> Account:
+    user = register(client, username, password=password)
+    tokens = login(client, username, password)
+    return Account(user["id"], user["username"], user["email"], password,
+                   tokens["access_token"], tokens["refresh_token"])
+
+
+def me(client: FlaskClient, token: str) -> TestResponse:
+    return client.get("/v1/users/me", headers=bearer(token))
+
+
+def refresh(client: FlaskClient, refresh_token: str) -> TestResponse:
+    return client.post("/v1/auth/refresh", json={"refresh_token": refresh_token})
+
+
+# --- tokens ---------------------------------------------------------------------
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """A token's claims, unverified (for building forgeries from real ones)."""
+    if token.startswith("2f."):
+        token = token[3:]
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def sign(app: Flask, claims: dict[str, Any], key: str | None = None,
+         algorithm: str = "HS256") -> str:
+    """A JWT signed with the app's key (or ``key``)."""
+    return jwt.encode(claims, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm)
+
+
+def forge(app: Flask, token: str, drop: Iterable[str] = (), **changes: Any) -> str:
+    """Re-sign a real token's claims with the app's key, changed as asked."""
+    claims = claims_of(token)
+    claims.update(changes)
+    for name in drop:
+        del claims[name]
+    return sign(app, claims)
+
+
+def unsigned(claims: dict[str, Any]) -> str:
+    """An ``alg: none`` token: header and payload, empty signature."""
+    header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    return f"{header}.{_b64(json.dumps(claims).encode())}."
+
+
+def tamper(token: str, **changes: Any) -> str:
+    """The same header and signature over a changed payload."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(_unb64(payload))
+    claims.update(changes)
+    return f"{header}.{_b64(json.dumps(claims).encode())}.{signature}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+# --- fixtures, imported by tests/auth/conftest.py and tests/users/conftest.py -----
+
+@pytest.fixture
+def ada(client: FlaskClient) -> Account:
+    """A registered, logged-in user."""
+    return make_account(client, "ada")
+
+
+@pytest.fixture
+def bob(client: FlaskClient) -> Account:
+    return make_account(client, "bob")
