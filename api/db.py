@@ -11,9 +11,13 @@ from sqlalchemy.engine import Engine, make_url
 def engine_options(config: dict[str, Any]) -> dict[str, Any]:
     """SQLALCHEMY_ENGINE_OPTIONS for the configured database URL."""
     url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    # statement parameters hold hashes and token digests: keep them out of
+    # logs and exception text
     if url.get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
+        return {"hide_parameters": True,
+                "connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
     options: dict[str, Any] = {
+        "hide_parameters": True,
         "pool_pre_ping": True,
         "pool_size": config["DB_POOL_SIZE"],
         "max_overflow": config["DB_MAX_OVERFLOW"],

@@ -66,6 +66,9 @@ def refresh(refresh_token: str) -> dict[str, Any]:
     session = db.session.get(AuthSession, claim.session_id)
     if session is None:
         raise UnauthorizedError(reason="auth.refresh.invalid")
+    # blocking revokes the sessions too; the client must hear "blocked"
+    if session.user.is_blocked:
+        raise UnauthorizedError(reason="auth.account.blocked")
     if session.revoked_at is not None or session.expires_at <= utcnow():
         raise UnauthorizedError(reason="auth.refresh.invalid")
     if (claim.generation != session.refresh_generation
@@ -75,8 +78,6 @@ def refresh(refresh_token: str) -> dict[str, Any]:
         db.session.commit()
         raise UnauthorizedError(reason="auth.refresh.reused")
     user = session.user
-    if user.is_blocked:
-        raise UnauthorizedError(reason="auth.account.blocked")
     if session.two_factor != user.totp_enabled:
         raise UnauthorizedError(reason="auth.token.2fa_mismatch")
     generation = claim.generation + 1

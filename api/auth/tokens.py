@@ -186,7 +186,7 @@ class RefreshClaim:
 def parse_refresh_token(token: str) -> RefreshClaim:
     """What a refresh token says about itself, if the server issued it."""
     parts = token.split(".")
-    if len(parts) != 4 or not parts[1].isdigit():
+    if not token.isascii() or len(parts) != 4 or not parts[1].isdigit():
         raise UnauthorizedError(reason="auth.refresh.invalid")
     body = ".".join(parts[:3])
     if not hmac.compare_digest(_mac(body), parts[3]):

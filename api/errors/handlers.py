@@ -155,6 +155,8 @@ def render_error(error: AppError) -> Response:
         description = reason.description_zh if lang == "zh" else reason.description
     rid = request_id()
     headers = dict(error.headers)
+    if entry.status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="gatehouse"')
     if lang == "zh":
         headers["Content-Language"] = "zh"
     if wants_problem_json():

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
+
+
+# 64-bit ids on PostgreSQL; SQLite's rowid is already 64-bit, and only a
+# column typed INTEGER can be its autoincrementing alias
+Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
@@ -16,8 +21,10 @@ def utcnow() -> datetime:
 
 class User(db.Model):
     __tablename__ = "users"
+    # SQLite would otherwise hand a deleted user's id to the next sign-up
+    __table_args__ = {"sqlite_autoincrement": True}
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     username: Mapped[str] = mapped_column(String(32))
     # lower-cased copies carry the case-insensitive unique constraints
     username_key: Mapped[str] = mapped_column(String(32), unique=True)
@@ -55,7 +62,7 @@ class AuthSession(db.Model):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True)
+        Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     refresh_hash: Mapped[str] = mapped_column(String(64))
     refresh_generation: Mapped[int] = mapped_column(Integer, default=0)
     two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -77,9 +84,9 @@ class RecoveryCode(db.Model):
 
     __tablename__ = "recovery_codes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True)
+        Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -91,7 +98,7 @@ class LoginChallenge(db.Model):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True)
+        Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 USERNAME = validate.And(
     validate.Length(min=3, max=32),
-    validate.Regexp(r"^[A-Za-z0-9_.-]+$",
+    validate.Regexp(r"^[A-Za-z0-9_.-]+\Z",
                     error="Use only letters, digits, '_', '.' and '-'."))
 PASSWORD = validate.Length(min=8, max=128)
 EMAIL = validate.Length(max=254)

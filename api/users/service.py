@@ -15,6 +15,17 @@ from api.extensions import db
 from api.users.models import AuthSession, User, utcnow
 
 
+MAX_ID = 2**63 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """An id in ASCII digits within the database's integer range, else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
 def _taken(field: str, reason: str) -> InvalidParameterError:
     message = reason_of(reason).description
     return InvalidParameterError(message, reason=reason, fields={field: [message]})
@@ -57,11 +68,11 @@ def get_user(user_id: int) -> User:
 
 def find_user(identifier: str) -> User:
     """By id, username or email (case-insensitive), for the admin CLI."""
-    query = select(User).where(or_(User.username_key == identifier.lower(),
-                                   User.email_key == identifier.lower()))
-    if identifier.isdigit():
-        query = select(User).where(or_(User.id == int(identifier),
-                                       User.username_key == identifier.lower()))
+    key = identifier.lower()
+    user_id = parse_id(identifier)
+    query = select(User).where(or_(User.username_key == key, User.email_key == key))
+    if user_id is not None:
+        query = select(User).where(or_(User.id == user_id, User.username_key == key))
     user = db.session.execute(query.limit(1)).scalar_one_or_none()
     if user is None:
         raise UserNotExistsError(f"No user matches {identifier!r}.",
@@ -146,9 +157,10 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, value = raw.partition(":")
-        if prefix != "u" or not value.isdigit():
+        last_id = parse_id(value) if prefix == "u" else None
+        if last_id is None:
             raise ValueError(cursor)
-        return int(value)
+        return last_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidParameterError("The pagination cursor is invalid.",
                                     reason="request.query.invalid_cursor",

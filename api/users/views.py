@@ -41,11 +41,12 @@ def delete_me() -> Response:
 @auth_required
 def get_user(user_id: str) -> Response:
     """A user's public profile."""
-    if not user_id.isdigit() or len(user_id) > 18:
-        raise InvalidParameterError("id must be a positive integer.",
+    parsed = service.parse_id(user_id)
+    if parsed is None:
+        raise InvalidParameterError("id must be a non-negative integer.",
                                     reason="request.param.invalid",
                                     fields={"id": ["Not a valid integer."]})
-    return ok(public_user.dump(service.get_user(int(user_id))))
+    return ok(public_user.dump(service.get_user(parsed)))
 
 
 @bp.get("")

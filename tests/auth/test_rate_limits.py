@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -11,6 +14,7 @@ from flask import Flask
 from api.extensions import db
 from tests.conftest import make_app
 
+ROOT = Path(__file__).resolve().parents[2]
 LIMITS = {
     "RATELIMIT_LOGIN": "3 per minute",
     "RATELIMIT_LOGIN_ACCOUNT": "2 per minute",
@@ -99,19 +103,30 @@ def test_rate_limit_can_be_turned_off() -> None:
 
 
 @pytest.mark.redis
-def test_limits_are_shared_through_redis() -> None:
-    """Two apps (two processes' worth) count against one Redis."""
+def test_limits_are_shared_through_redis(tmp_path: Any) -> None:
+    """A count made in this process is seen by another process using the same Redis."""
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
         if os.environ.get("CI"):
             pytest.fail("TEST_REDIS_URL must be set in CI")
         pytest.skip("TEST_REDIS_URL not set: no Redis on this machine")
-    # a fresh key prefix per run keeps runs independent
-    prefix = f"gatehouse-test-{uuid.uuid4().hex}"
-    first = limited_app(REDIS_URL=url, RATELIMIT_STORAGE_URI=url, RATELIMIT_KEY_PREFIX=prefix)
-    second = limited_app(REDIS_URL=url, RATELIMIT_STORAGE_URI=url, RATELIMIT_KEY_PREFIX=prefix)
-    a, b = first.test_client(), second.test_client()
-    assert login(a, "one").status_code == 404
-    assert login(b, "two").status_code == 404
-    assert login(a, "three").status_code == 404
-    assert_429(login(b, "four"))
+    account = f"acct-{uuid.uuid4().hex[:12]}"  # a fresh bucket per run
+    app = limited_app(REDIS_URL=url, RATELIMIT_STORAGE_URI=url)
+    client = app.test_client()
+    assert login(client, account, addr="10.1.0.1").status_code == 404
+    assert login(client, account, addr="10.1.0.2").status_code == 404
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from tests.auth.test_rate_limits import limited_app, login
+app = limited_app(REDIS_URL={url!r}, RATELIMIT_STORAGE_URI={url!r})
+resp = login(app.test_client(), {account!r}, addr="10.1.0.3")
+print(resp.status_code, resp.headers.get("Retry-After"))
+"""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"}
+    env.pop("TEST_DATABASE_URL", None)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    status, retry_after = out.stdout.split()[-2:]
+    assert status == "429" and int(retry_after) >= 1

@@ -102,8 +102,6 @@ def test_garbage_refresh_token_is_invalid(client, ada, token):
     assert_error(refresh(client, token), 99, "auth.refresh.invalid")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: hmac.compare_digest raises TypeError on a "
-                   "non-ASCII MAC part (api/auth/tokens.py parse_refresh_token) -> 500")
 @pytest.mark.parametrize("token", ["a.0.b.\u00e9", "a.0.b.\u00b2\u00b2"])
 def test_non_ascii_refresh_token_is_invalid(client, token):
     assert_error(refresh(client, token), 99, "auth.refresh.invalid")
@@ -172,9 +170,6 @@ def test_refresh_for_a_user_blocked_in_the_database(client, app, ada):
     assert_error(refresh(client, ada.refresh_token), 99, "auth.account.blocked")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: block_user revokes the sessions, and refresh() "
-                   "checks revocation before is_blocked (api/auth/service.py refresh), so a "
-                   "blocked user's refresh says auth.refresh.invalid, not auth.account.blocked")
 def test_refresh_for_a_user_blocked_by_the_cli(client, runner, ada):
     assert runner.invoke(args=["users", "block", "ada", "--reason", "spam"]).exit_code == 0
 

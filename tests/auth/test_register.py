@@ -107,8 +107,6 @@ def test_invalid_usernames_are_rejected(client, username):
     assert list(meta["fields"]) == ["username"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: USERNAME regex ends in '$', which also "
-                   "matches before a trailing newline (api/users/schemas.py)")
 @pytest.mark.parametrize("username", ["ada\n", "root\n"])
 def test_username_with_trailing_newline_is_rejected(client, username):
     meta = assert_error(client.post(URL, json=body(username=username)),

@@ -153,9 +153,6 @@ def test_unknown_user_fails_with_one_line(client, runner, command):
     assert_failed(result, "No user matches 'ghost'. (user.fetch.not_found)")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: find_user trusts str.isdigit(): Unicode digits "
-                   "raise ValueError in int() and ids beyond 64 bits overflow the driver "
-                   "(api/users/service.py find_user) -> traceback")
 @pytest.mark.parametrize("key", ["\u00b2", "9" * 40])
 def test_show_with_a_strange_number_fails_with_one_line(runner, key):
     result = users(runner, "show", key)

@@ -44,8 +44,6 @@ def test_non_integer_id_is_88(client, ada, user_id):
     assert meta["fields"] == {"id": ["Not a valid integer."]}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: str.isdigit() accepts Unicode digits such as "
-                   "'\u00b2' that int() rejects (api/users/views.py get_user) -> 500")
 def test_unicode_digit_id_is_88(client, ada):
     assert_error(client.get("/v1/users/%C2%B2", headers=ada.headers),
                  88, "request.param.invalid")
@@ -135,8 +133,6 @@ def test_bad_cursor_is_88(client, root, cursor):
     assert meta["fields"] == {"cursor": ["Invalid cursor."]}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: decode_cursor accepts any digit string; an id "
-                   "beyond 64 bits overflows the driver (api/users/service.py) -> 500")
 def test_cursor_with_an_out_of_range_id_is_88(client, root):
     cursor = _cursor(b"u:" + b"9" * 40)
 
