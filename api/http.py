@@ -33,7 +33,12 @@ def request_id() -> str:
 
 def language() -> str:
     """'zh' when the client prefers Chinese, else 'en'."""
-    return request.accept_languages.best_match(_LANGUAGES, default="en")
+    # by quality, matching on the primary subtag: "en-US,zh;q=0.5" is English
+    for tag, quality in request.accept_languages:
+        primary = tag.split("-", 1)[0].split("_", 1)[0].lower()
+        if quality > 0 and primary in _LANGUAGES:
+            return primary
+    return "en"
 
 
 def wants_problem_json() -> bool:
