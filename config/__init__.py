@@ -155,7 +155,7 @@ def get_config(name: str | None = None) -> dict[str, Any]:
         SQLITE_BUSY_TIMEOUT_MS=_int("SQLITE_BUSY_TIMEOUT_MS", 5000, 0),
     )
     config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"] or "memory://"
-    config["RATELIMIT_KEY_PREFIX"] = "gatehouse"
+    config["RATELIMIT_KEY_PREFIX"] = _env("RATELIMIT_KEY_PREFIX", "gatehouse")
     # Redis down: count in this process's memory rather than fail every login
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     for key in RATE_LIMITS:  # e.g. RATELIMIT_LOGIN="5 per minute"

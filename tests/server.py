@@ -1,6 +1,7 @@
 """Start the real thing for tests: migrations, then gunicorn on a free loopback port."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -9,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -58,6 +59,23 @@ class Gunicorn:
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.2)
         raise TimeoutError("gunicorn did not answer in time")
+
+    def call(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None,
+             raw: bytes | None = None) -> tuple[int, Any, Any]:
+        """One request: (status, headers, parsed JSON body). Anything but JSON fails."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.headers, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            with err:
+                assert err.headers["Content-Type"].startswith("application/")
+                return err.code, err.headers, json.loads(err.read())
 
     def stop(self) -> None:
         if self.proc.poll() is None:

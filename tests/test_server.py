@@ -1,11 +1,8 @@
 """Through gunicorn, as a client sees it: envelopes only, never HTML."""
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -22,62 +19,47 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
     yield from running(env)
 
 
-def call(server: Gunicorn, method: str, path: str, body: Any = None,
-         headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, Any, Any]:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(server.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.headers, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        with err:
-            assert err.headers["Content-Type"].startswith("application/")
-            return err.code, err.headers, json.loads(err.read())
-
-
 def test_unknown_path_and_method(server: Gunicorn) -> None:
-    status, headers, body = call(server, "GET", "/nope", headers={"X-Request-ID": "gw-1"})
+    status, headers, body = server.call("GET", "/nope", headers={"X-Request-ID": "gw-1"})
     assert (status, body["meta"]["code"], body["meta"]["request_id"]) == (404, 10, "gw-1")
     assert headers["X-Request-ID"] == "gw-1"
-    status, _, body = call(server, "PUT", "/v1/users/me")
+    status, _, body = server.call("PUT", "/v1/users/me")
     assert (status, body["meta"]["reason"]) == (404, "request.method.not_allowed")
 
 
 def test_ready(server: Gunicorn) -> None:
-    status, _, body = call(server, "GET", "/health/ready")
+    status, _, body = server.call("GET", "/health/ready")
     assert status == 200 and body["data"]["database"] == "ok"
 
 
 def test_bad_bodies(server: Gunicorn) -> None:
-    status, _, body = call(server, "POST", "/v1/auth/login", raw=b"{bad")
+    status, _, body = server.call("POST", "/v1/auth/login", raw=b"{bad")
     assert (status, body["meta"]["reason"]) == (400, "request.body.invalid_json")
-    status, _, body = call(server, "POST", "/v1/auth/login", raw=b"x" * (70 * 1024))
+    status, _, body = server.call("POST", "/v1/auth/login", raw=b"x" * (70 * 1024))
     assert (status, body["meta"]["reason"]) == (400, "request.body.too_large")
-    status, _, body = call(server, "POST", "/v1/auth/login", raw=b"a=b",
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _, body = server.call("POST", "/v1/auth/login", raw=b"a=b", headers=form)
     assert body["meta"]["reason"] == "request.body.unsupported_media_type"
 
 
 def test_account_round_trip(server: Gunicorn) -> None:
     creds = {"username": "gateway", "email": "gw@example.com", "password": "password-123"}
-    assert call(server, "POST", "/v1/auth/register", creds)[0] == 200
-    status, _, body = call(server, "POST", "/v1/auth/login",
-                           {"login": "GW@example.com", "password": "password-123"})
+    assert server.call("POST", "/v1/auth/register", creds)[0] == 200
+    login = {"login": "GW@example.com", "password": "password-123"}
+    status, _, body = server.call("POST", "/v1/auth/login", login)
     assert status == 200
     auth = {"Authorization": "Bearer " + body["data"]["access_token"]}
-    status, _, me = call(server, "GET", "/v1/users/me", headers=auth)
+    status, _, me = server.call("GET", "/v1/users/me", headers=auth)
     assert (status, me["data"]["username"]) == (200, "gateway")
-    assert call(server, "POST", "/v1/auth/logout", headers=auth)[0] == 200
-    status, headers, body = call(server, "GET", "/v1/users/me", headers=auth)
+    assert server.call("POST", "/v1/auth/logout", headers=auth)[0] == 200
+    status, headers, body = server.call("GET", "/v1/users/me", headers=auth)
     assert (status, body["meta"]["reason"]) == (401, "auth.token.revoked")
     assert headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_problem_json_through_gunicorn(server: Gunicorn) -> None:
-    status, headers, body = call(server, "GET", "/nope",
-                                 headers={"Accept": "application/problem+json",
-                                          "Accept-Language": "zh"})
+    accept = {"Accept": "application/problem+json", "Accept-Language": "zh"}
+    status, headers, body = server.call("GET", "/nope", headers=accept)
     assert headers["Content-Type"] == "application/problem+json"
     assert (status, body["code"], body["title"]) == (404, 10, "不支持")
 

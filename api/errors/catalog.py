@@ -139,6 +139,12 @@ _CODES: tuple[ErrorCode, ...] = (
                "数据库操作失败,事务已回滚。",
                "Retry with exponential backoff.",
                "使用指数退避重试。"),
+            _r("database.query.timeout",
+               "The database did not answer in time (busy or locked); nothing was "
+               "written.",
+               "数据库未能及时响应(繁忙或被锁定);未写入任何数据。",
+               "Retry with exponential backoff.",
+               "使用指数退避重试。"),
             _r("database.connection.unavailable",
                "The database is unavailable.",
                "数据库不可用。",

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, request, url_for
 from marshmallow import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from api.errors.catalog import reason_of
@@ -76,10 +76,7 @@ def to_app_error(exc: BaseException) -> AppError:
     if isinstance(exc, IntegrityError):
         return _from_integrity(exc)
     if isinstance(exc, SQLAlchemyError):
-        reason = ("database.connection.unavailable"
-                  if isinstance(exc, DBAPIError) and exc.connection_invalidated
-                  else "database.transaction.failed")
-        return DatabaseError(reason=reason)
+        return DatabaseError(reason=_database_reason(exc))
     return UnknownError()
 
 
@@ -122,6 +119,26 @@ def _from_http(exc: HTTPException) -> AppError:
     if 400 <= status < 500:
         return InvalidParameterError(reason="request.body.bad_request")
     return UnknownError()
+
+
+_TIMEOUT_ERRORS = {"QueryCanceled", "LockNotAvailable"}
+_TIMEOUT_TEXT = ("database is locked", "database table is locked", "statement timeout")
+_CONNECT_TEXT = ("connection", "could not connect", "unable to open database",
+                 "server closed", "terminating connection")
+
+
+def _database_reason(exc: SQLAlchemyError) -> str:
+    """Tell a busy database from an unreachable one; clients retry both."""
+    if not isinstance(exc, DBAPIError):
+        return "database.transaction.failed"
+    orig = exc.orig
+    text = str(orig).lower()
+    if type(orig).__name__ in _TIMEOUT_ERRORS or any(t in text for t in _TIMEOUT_TEXT):
+        return "database.query.timeout"
+    if exc.connection_invalidated or (isinstance(exc, OperationalError)
+                                      and any(t in text for t in _CONNECT_TEXT)):
+        return "database.connection.unavailable"
+    return "database.transaction.failed"
 
 
 def _retry_after() -> int:
