@@ -1,0 +1,259 @@
+"""Storage under gunicorn: races, mixed load, faults, two instances sharing state.
+
+Runs on a SQLite file, and on PostgreSQL too when TEST_DATABASE_URL names one
+(each test gets its own fresh database, dropped afterwards).
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.server import Gunicorn, migrate, running, server_env
+
+pytestmark = pytest.mark.slow
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_PG = PG_URL.startswith("postgresql")
+PASSWORD = "password-123"
+
+
+def _pg_admin() -> Any:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(PG_URL).set(drivername="postgresql", database="postgres")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database URL of the kind this run tests."""
+    if not ON_PG:
+        url = f"sqlite:///{tmp_path}/load.db"
+        migrate(server_env(url))
+        yield url
+        return
+    from sqlalchemy.engine import make_url
+
+    name = f"gh_load_{uuid.uuid4().hex[:10]}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(server_env(url))
+        yield url
+    finally:
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def server(database: str) -> Iterator[Gunicorn]:
+    yield from running(server_env(database), workers=3)
+
+
+def register(server: Gunicorn, name: str, email: str | None = None) -> tuple[int, dict]:
+    status, _, body = server.call("POST", "/v1/auth/register", {
+        "username": name, "email": email or f"{name}@example.com", "password": PASSWORD})
+    return status, body["meta"]
+
+
+def login(server: Gunicorn, name: str) -> dict:
+    status, _, body = server.call("POST", "/v1/auth/login", {"login": name, "password": PASSWORD})
+    assert status == 200, body
+    return {"Authorization": "Bearer " + body["data"]["access_token"]}
+
+
+def test_racing_registrations_of_one_username(server: Gunicorn) -> None:
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: register(server, "samename", f"s{i}@example.com"),
+                                range(40)))
+    outcomes = Counter((status, meta["code"], meta.get("reason")) for status, meta in results)
+    assert outcomes == {(200, 200, None): 1, (400, 88, "user.username.taken"): 39}
+
+
+def test_racing_registrations_of_one_email(server: Gunicorn) -> None:
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: register(server, f"user{i:03d}", "Same@Example.com"),
+                                range(30)))
+    outcomes = Counter((status, meta.get("reason")) for status, meta in results)
+    assert outcomes == {(200, None): 1, (400, "user.email.taken"): 29}
+
+
+def test_mixed_load_loses_nothing(server: Gunicorn) -> None:
+    """Many clients register, log in, read and update; every acknowledged write stays."""
+    def client(i: int) -> list[tuple[str, int]]:
+        seen = []
+        name = f"load{i:03d}"
+        status, _ = register(server, name)
+        seen.append(("register", status))
+        if status != 200:
+            return seen
+        auth = login(server, name)
+        for n in range(3):
+            status, _, body = server.call("PATCH", "/v1/users/me",
+                                          {"display_name": f"{name}-{n}"}, headers=auth)
+            seen.append(("patch", status))
+            status, _, body = server.call("GET", "/v1/users/me", headers=auth)
+            seen.append(("read", status))
+            assert body["data"]["display_name"] == f"{name}-{n}"  # read-your-writes
+        return seen
+
+    with ThreadPoolExecutor(12) as pool:
+        results = [op for ops in pool.map(client, range(36)) for op in ops]
+    assert Counter(status for _, status in results) == {200: len(results)}
+    assert len(results) == 36 * 7
+    # afterwards: every account and its last update are there
+    admin = _admin_headers(server)
+    status, _, body = server.call("GET", "/v1/users?limit=100", headers=admin)
+    names = {u["username"]: u["display_name"] for u in body["data"]}
+    for i in range(36):
+        assert names[f"load{i:03d}"] == f"load{i:03d}-2"
+
+
+def _admin_headers(server: Gunicorn) -> dict:
+    import subprocess
+
+    from tests.server import BIN, ROOT
+
+    env = server.env
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "users", "create", "root",
+                    "root@example.com", "--password", PASSWORD, "--admin"],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+    return login(server, "root")
+
+
+@pytest.mark.skipif(ON_PG, reason="SQLite's file lock; PostgreSQL has its own test below")
+def test_locked_sqlite_answers_77_and_recovers(database: str) -> None:
+    env = server_env(database, SQLITE_BUSY_TIMEOUT_MS="300")
+    for srv in running(env, workers=2):
+        assert register(srv, "before")[0] == 200
+        holder = sqlite3.connect(database.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            status, meta = register(srv, "during")
+            assert (status, meta["code"], meta["reason"]) == (500, 77, "database.query.timeout")
+            # WAL: readers are not blocked by the writer holding the lock
+            assert srv.call("GET", "/health/ready")[0] == 200
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert register(srv, "after")[0] == 200
+        # nothing half-written: "during" does not exist, it can register now
+        assert register(srv, "during")[0] == 200
+
+
+@pytest.mark.skipif(not ON_PG, reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_postgres_backends_terminated_then_recovered(database: str, server: Gunicorn) -> None:
+    from sqlalchemy.engine import make_url
+
+    assert register(server, "first")[0] == 200
+    auth = login(server, "first")
+    for _ in range(6):  # fill every worker's pool
+        assert server.call("GET", "/v1/users/me", headers=auth)[0] == 200
+    name = make_url(database).database
+    with _pg_admin() as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()[0]
+    assert killed >= 1
+    # restart nothing: the very next requests succeed
+    statuses = [server.call("GET", "/v1/users/me", headers=auth)[0] for _ in range(12)]
+    assert statuses == [200] * 12
+    assert register(server, "second")[0] == 200
+
+
+@pytest.mark.skipif(not ON_PG, reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_postgres_lock_times_out_as_77(database: str) -> None:
+    import psycopg
+
+    env = server_env(database, DB_STATEMENT_TIMEOUT_MS="500")
+    for srv in running(env, workers=2):
+        assert register(srv, "before")[0] == 200
+        auth = login(srv, "before")
+        dsn = database.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn) as holder:
+            holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            status, _, body = srv.call("GET", "/v1/users/me", headers=auth)
+            assert (status, body["meta"]["code"]) == (500, 77)
+            assert body["meta"]["reason"] == "database.query.timeout"
+            assert time.monotonic() - started < 10
+            status, meta = register(srv, "during")
+            assert (status, meta["code"]) == (500, 77)
+            holder.rollback()
+        assert srv.call("GET", "/v1/users/me", headers=auth)[0] == 200
+        assert register(srv, "during")[0] == 200  # the timed-out attempt left nothing
+
+
+def test_database_gone_answers_77(tmp_path: Path) -> None:
+    """A database that cannot be reached: 77 on every path, the service stays up."""
+    url = ("postgresql+psycopg://postgres@127.0.0.1:1/none" if ON_PG
+           else f"sqlite:///{tmp_path}/no-such-dir/db.sqlite")
+    for srv in running(server_env(url), workers=1):
+        status, _, body = srv.call("GET", "/health/ready")
+        assert (status, body["meta"]["code"]) == (500, 77)
+        assert body["meta"]["reason"] == "database.connection.unavailable"
+        status, meta = register(srv, "nobody")
+        assert (status, meta["code"]) == (500, 77)
+        assert srv.call("GET", "/health/live")[0] == 200
+
+
+def test_two_instances_share_sessions_and_rate_limits(database: str) -> None:
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        if os.environ.get("CI"):
+            pytest.fail("TEST_REDIS_URL must be set in CI")
+        pytest.skip("TEST_REDIS_URL not set: no Redis on this machine")
+    env = server_env(database, REDIS_URL=redis_url, RATELIMIT_ENABLED="true",
+                     RATELIMIT_KEY_PREFIX=f"gh-test-{uuid.uuid4().hex}",
+                     RATELIMIT_LOGIN="1000 per minute", RATELIMIT_LOGIN_ACCOUNT="3 per minute")
+    a_iter, b_iter = running(env, workers=2), running(env, workers=2)
+    a, b = next(a_iter), next(b_iter)
+    try:
+        assert register(a, "shared")[0] == 200
+        auth = login(a, "shared")                       # 1st login (on A)
+        assert b.call("GET", "/v1/users/me", headers=auth)[0] == 200
+        assert b.call("POST", "/v1/auth/logout", headers=auth)[0] == 200
+        status, _, body = a.call("GET", "/v1/users/me", headers=auth)
+        assert (status, body["meta"]["reason"]) == (401, "auth.token.revoked")
+        login(b, "shared")                              # 2nd (on B)
+        login(a, "shared")                              # 3rd (on A)
+        status, headers, body = b.call("POST", "/v1/auth/login",
+                                       {"login": "shared", "password": PASSWORD})
+        assert (status, body["meta"]["code"]) == (429, 429)
+        assert int(headers["Retry-After"]) >= 1
+    finally:
+        for it in (a_iter, b_iter):
+            it.close()
+
+
+def test_concurrent_refresh_of_one_token_has_one_winner(server: Gunicorn) -> None:
+    assert register(server, "rotator")[0] == 200
+    status, _, body = server.call("POST", "/v1/auth/login",
+                                  {"login": "rotator", "password": PASSWORD})
+    token = body["data"]["refresh_token"]
+    barrier = threading.Barrier(8)
+
+    def refresh(_: int) -> tuple[int, str | None]:
+        barrier.wait(timeout=10)
+        status, _, body = server.call("POST", "/v1/auth/refresh", {"refresh_token": token})
+        return status, body["meta"].get("reason")
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = Counter(pool.map(refresh, range(8)))
+    assert outcomes[(200, None)] <= 1
+    # losers see the reuse, or the session it already revoked
+    assert set(outcomes) <= {(200, None), (401, "auth.refresh.reused"),
+                             (401, "auth.refresh.invalid")}
+    assert outcomes[(401, "auth.refresh.reused")] >= 1
+    assert sum(outcomes.values()) == 8 and 500 not in {s for s, _ in outcomes}
