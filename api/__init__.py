@@ -49,14 +49,18 @@ def register_blueprints(app: Flask) -> None:
     from api.auth.views import bp as auth_bp
     from api.errors.views import bp as errors_bp
     from api.health.views import bp as health_bp
+    from api.openapi import bp as openapi_bp
+    from api.openapi import docs_blueprint
     from api.users.views import bp as users_bp
 
-    for bp in (health_bp, errors_bp, auth_bp, users_bp):
+    app.url_map.strict_slashes = False  # /docs and /docs/ alike; never an HTML redirect
+    for bp in (health_bp, errors_bp, auth_bp, users_bp, openapi_bp, docs_blueprint()):
         app.register_blueprint(bp)
 
 
 def register_commands(app: Flask) -> None:
-    from api.commands import errors_cli, users_cli
+    from api.commands import errors_cli, openapi_cli, users_cli
 
     app.cli.add_command(errors_cli)
+    app.cli.add_command(openapi_cli)
     app.cli.add_command(users_cli)

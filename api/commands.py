@@ -5,7 +5,7 @@ import functools
 from typing import Any, Callable
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -51,6 +51,35 @@ def errors_docs(lang: str | None, check: bool, output_dir: str | None) -> None:
         return
     for path in docs.write(target, langs):
         click.echo(f"wrote {path}")
+
+
+@click.command("openapi")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the document here (default: standard output).")
+@click.option("--check", is_flag=True,
+              help="Exit non-zero if docs/openapi.json (or --output) is stale.")
+@with_appcontext
+def openapi_cli(output: str | None, check: bool) -> None:
+    """The OpenAPI 3.1 document, generated from the views and schemas."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from api.openapi import render
+
+    text = render(current_app)
+    if check:
+        path = Path(output) if output else DOCS_DIR / "openapi.json"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            raise click.ClickException(
+                f"stale OpenAPI document: {path}; run "
+                f"`flask --app wsgi openapi --output {path}`")
+        click.echo("OpenAPI document is up to date")
+    elif output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
 
 
 # --- flask users … -------------------------------------------------------------

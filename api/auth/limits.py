@@ -73,5 +73,6 @@ def limited(limits: list) -> Callable:
     def decorate(view: Callable) -> Callable:
         for limit in reversed(limits):
             view = limit(view)
+        view.rate_limited = True  # type: ignore[attr-defined]  # read by the OpenAPI builder
         return view
     return decorate

@@ -66,3 +66,12 @@ class ChallengeSchema(Schema):
 
 class TokenPairWithCodesSchema(TokenPairSchema):
     recovery_codes = fields.List(fields.String(), required=True)
+
+
+class LoggedOutSchema(Schema):
+    logged_out = fields.Boolean(required=True)
+
+
+class PasswordChangedSchema(Schema):
+    password_changed = fields.Boolean(required=True)
+    revoked_sessions = fields.Integer(required=True)

@@ -7,16 +7,19 @@ from api.auth import service, twofactor
 from api.auth.decorators import auth_required, current_session, current_user
 from api.auth.limits import limited, login_limits, refresh_limits, register_limits, verify_limits
 from api.auth.schemas import (
-    LoginSchema, PasswordChangeSchema, RefreshSchema, RegisterSchema, TwoFactorDisableSchema,
-    TwoFactorEnableSchema, TwoFactorVerifySchema)
+    ChallengeSchema, LoggedOutSchema, LoginSchema, PasswordChangedSchema, PasswordChangeSchema,
+    RefreshSchema, RegisterSchema, TokenPairSchema, TokenPairWithCodesSchema,
+    TwoFactorDisableSchema, TwoFactorEnableSchema, TwoFactorSetupSchema, TwoFactorVerifySchema)
 from api.http import load_body, ok
-from api.users.schemas import own_user
+from api.openapi import documented
+from api.users.schemas import UserSchema, own_user
 from api.users.service import create_user
 
 bp = Blueprint("auth", __name__, url_prefix="/v1/auth")
 
 
 @bp.post("/register")
+@documented(body=RegisterSchema, response=UserSchema)
 @limited(register_limits)
 def register() -> Response:
     """Create an account."""
@@ -25,6 +28,7 @@ def register() -> Response:
 
 
 @bp.post("/login")
+@documented(body=LoginSchema, response=(TokenPairSchema, ChallengeSchema), errors=(21, 22, 99))
 @limited(login_limits)
 def login() -> Response:
     """Log in with a username or email and a password (2FA users get a challenge)."""
@@ -33,6 +37,7 @@ def login() -> Response:
 
 
 @bp.post("/refresh")
+@documented(body=RefreshSchema, response=TokenPairSchema, errors=(99,))
 @limited(refresh_limits)
 def refresh() -> Response:
     """Exchange a refresh token for a new token pair (the old one is spent)."""
@@ -41,6 +46,7 @@ def refresh() -> Response:
 
 
 @bp.post("/logout")
+@documented(response=LoggedOutSchema)
 @auth_required
 def logout() -> Response:
     """Revoke the current session."""
@@ -49,6 +55,7 @@ def logout() -> Response:
 
 
 @bp.post("/password")
+@documented(body=PasswordChangeSchema, response=PasswordChangedSchema, errors=(22,))
 @auth_required
 def change_password() -> Response:
     """Change the password; every other session is revoked."""
@@ -59,6 +66,7 @@ def change_password() -> Response:
 
 
 @bp.post("/2fa/verify")
+@documented(body=TwoFactorVerifySchema, response=TokenPairSchema, errors=(99,))
 @limited(verify_limits)
 def verify_2fa() -> Response:
     """Complete a 2FA login with a TOTP code or a recovery code."""
@@ -67,6 +75,7 @@ def verify_2fa() -> Response:
 
 
 @bp.post("/2fa/setup")
+@documented(response=TwoFactorSetupSchema, errors=(88,))
 @auth_required
 def setup_2fa() -> Response:
     """Start 2FA setup: a new secret, pending until enabled."""
@@ -74,6 +83,7 @@ def setup_2fa() -> Response:
 
 
 @bp.post("/2fa/enable")
+@documented(body=TwoFactorEnableSchema, response=TokenPairWithCodesSchema)
 @auth_required
 def enable_2fa() -> Response:
     """Enable 2FA with a code from the pending secret; returns recovery codes."""
@@ -82,6 +92,7 @@ def enable_2fa() -> Response:
 
 
 @bp.post("/2fa/disable")
+@documented(body=TwoFactorDisableSchema, response=TokenPairSchema, errors=(22,))
 @auth_required
 def disable_2fa() -> Response:
     """Disable 2FA (needs the password and a code)."""

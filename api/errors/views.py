@@ -2,15 +2,36 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response
+from marshmallow import Schema, fields
 
 from api.errors.catalog import CATALOG, ERROR_CODES, as_dict
 from api.errors.exceptions import NotSupportedError
 from api.http import language, ok
+from api.openapi import documented
 
 bp = Blueprint("errors", __name__, url_prefix="/v1/errors")
 
 
+class ReasonSchema(Schema):
+    reason = fields.String(required=True)
+    description = fields.String(required=True)
+    hint = fields.String(required=True)
+
+
+class CatalogEntrySchema(Schema):
+    code = fields.Integer(required=True)
+    status = fields.Integer(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    retry = fields.String(required=True,
+                          metadata={"enum": ["never", "backoff", "retry_after", "once"]})
+    retryable = fields.Boolean(required=True)
+    hint = fields.String(required=True)
+    reasons = fields.List(fields.Nested(ReasonSchema), required=True)
+
+
 @bp.get("")
+@documented(response=CatalogEntrySchema, many=True)
 def list_codes() -> Response:
     """The error catalog: every code with its reasons, retry advice and hints."""
     lang = language()
@@ -18,6 +39,7 @@ def list_codes() -> Response:
 
 
 @bp.get("/<int:code>")
+@documented(response=CatalogEntrySchema, path_params={"code": "an error code"})
 def show_code(code: int) -> Response:
     """One catalog entry; problem+json `type` URIs point here."""
     entry = CATALOG.get(code)

@@ -64,5 +64,9 @@ class UserListQuerySchema(Schema):
     cursor = fields.String(validate=validate.Length(min=1, max=64))
 
 
+class DeletedSchema(Schema):
+    deleted = fields.Boolean(required=True)
+
+
 public_user = PublicUserSchema()
 own_user = UserSchema()

@@ -7,13 +7,16 @@ from api.auth.decorators import admin_required, auth_required, current_user
 from api.errors.exceptions import InvalidParameterError
 from api.http import load_body, load_query, ok
 from api.users import service
+from api.openapi import documented
 from api.users.schemas import (
-    PasswordSchema, UserListQuerySchema, UserUpdateSchema, own_user, public_user)
+    DeletedSchema, PasswordSchema, PublicUserSchema, UserListQuerySchema, UserSchema,
+    UserUpdateSchema, own_user, public_user)
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
 
 
 @bp.get("/me")
+@documented(response=UserSchema)
 @auth_required
 def get_me() -> Response:
     """Your own account."""
@@ -21,6 +24,7 @@ def get_me() -> Response:
 
 
 @bp.patch("/me")
+@documented(body=UserUpdateSchema, response=UserSchema)
 @auth_required
 def update_me() -> Response:
     """Change your email or display name."""
@@ -29,6 +33,7 @@ def update_me() -> Response:
 
 
 @bp.delete("/me")
+@documented(body=PasswordSchema, response=DeletedSchema, errors=(22,))
 @auth_required
 def delete_me() -> Response:
     """Delete your account and all its sessions (needs the password)."""
@@ -38,6 +43,7 @@ def delete_me() -> Response:
 
 
 @bp.get("/<user_id>")
+@documented(response=PublicUserSchema, errors=(21,), path_params={"user_id": "user id"})
 @auth_required
 def get_user(user_id: str) -> Response:
     """A user's public profile."""
@@ -50,6 +56,7 @@ def get_user(user_id: str) -> Response:
 
 
 @bp.get("")
+@documented(query=UserListQuerySchema, response=UserSchema, many=True, paginated=True)
 @admin_required
 def list_users() -> Response:
     """Every account, oldest first (admins only)."""

@@ -1,0 +1,98 @@
+"""The OpenAPI document: complete, generated from views/schemas/catalog, and current."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from api.errors.catalog import CATALOG
+from api.openapi import build_spec, render
+from config import ROOT
+
+UNDOCUMENTED = {"openapi.openapi_json", "docs.show", "static"}
+
+
+def spec(client: Any) -> dict:
+    r = client.get("/openapi.json")
+    assert r.status_code == 200 and r.content_type == "application/json"
+    return r.get_json()
+
+
+def test_every_route_is_documented(app: Flask, client: Any) -> None:
+    doc = spec(client)
+    assert doc["openapi"] == "3.1.0"
+    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED:
+            continue
+        path = rule.rule.replace("<int:code>", "{code}").replace("<user_id>", "{user_id}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method.lower()) in documented, (path, method)
+    assert len(documented) == 18
+
+
+def test_operations_carry_summary_security_and_bodies(client: Any) -> None:
+    paths = spec(client)["paths"]
+    me = paths["/v1/users/me"]["get"]
+    assert me["summary"] == "Your own account."
+    assert me["security"] == [{"bearer": []}]
+    assert "security" not in paths["/v1/auth/login"]["post"]
+    body = paths["/v1/auth/register"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/Register"}
+    names = [p["name"] for p in paths["/v1/users"]["get"]["parameters"]]
+    assert names == ["limit", "cursor"]
+    assert "pagination" in paths["/v1/users"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]["required"]
+
+
+def test_error_responses_come_from_the_catalog(client: Any) -> None:
+    doc = spec(client)
+    responses = doc["paths"]["/v1/users/{user_id}"]["get"]["responses"]
+    assert set(responses) == {"200", "400", "401", "404", "500"}
+    refs = [r["$ref"] for r in responses["404"]["content"]["application/json"]["schema"]["oneOf"]]
+    assert refs == ["#/components/schemas/Error10", "#/components/schemas/Error21"]
+    assert responses["404"]["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"}
+    login = doc["paths"]["/v1/auth/login"]["post"]["responses"]
+    assert "Retry-After" in login["429"]["headers"]
+    assert set(login) == {"200", "400", "401", "404", "429", "500"}
+    for code, entry in CATALOG.items():
+        if code == 200:
+            continue
+        meta = doc["components"]["schemas"][f"Error{code}"]["properties"]["meta"]
+        assert meta["properties"]["code"]["const"] == code
+        assert meta["properties"]["reason"]["enum"] == [r.name for r in entry.reasons]
+
+
+def test_docs_page_is_served_locally(client: Any) -> None:
+    for path in ("/docs", "/docs/"):
+        r = client.get(path)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 200 and "text/html" in r.content_type
+        assert 'src="/docs/swagger-ui-bundle.js"' in html and "/openapi.json" in html
+        assert "https://" not in html.split("<body>")[1].split("</body>")[0]
+    with client.get("/docs/swagger-ui-bundle.js") as js:
+        assert js.status_code == 200 and "javascript" in js.content_type
+    missing = client.get("/docs/no-such-file.js")
+    assert missing.status_code == 404 and missing.get_json()["meta"]["code"] == 10
+
+
+def test_cli_writes_and_checks(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "openapi.json"
+    result = runner.invoke(args=["openapi", "--check", "--output", str(out)])
+    assert result.exit_code != 0 and "stale OpenAPI document" in result.output
+    assert runner.invoke(args=["openapi", "--output", str(out)]).exit_code == 0
+    result = runner.invoke(args=["openapi", "--check", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = runner.invoke(args=["openapi"])
+    assert printed.output == out.read_text(encoding="utf-8")
+
+
+def test_committed_document_is_current(app: Flask) -> None:
+    assert (ROOT / "docs" / "openapi.json").read_text(encoding="utf-8") == render(app)
+
+
+def test_document_is_deterministic(app: Flask) -> None:
+    assert build_spec(app) == build_spec(app)
