@@ -37,8 +37,12 @@ access_log_format = ('%(h)s "%(r)s" %(s)s %(B)s %(M)sms '
 
 def post_fork(server, worker):  # noqa: ARG001
     """No pooled connection may cross a fork: each worker opens its own."""
-    from wsgi import app
+    import sys
+
+    wsgi = sys.modules.get("wsgi")  # the preloaded app (absent for other apps)
+    if wsgi is None:
+        return
     from api.extensions import db
 
-    with app.app_context():
+    with wsgi.app.app_context():
         db.engine.dispose(close=False)

@@ -1,0 +1,27 @@
+"""The benchmark runs (numbers are bench/README.md's business, not the suite's)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_bench_smoke_prints_every_scenario() -> None:
+    if shutil.which("wrk") is None:
+        if os.environ.get("CI"):
+            pytest.fail("wrk is not installed (.ci/run installs it)")
+        pytest.skip("wrk not installed (apt-get install wrk)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
+    out = subprocess.run([sys.executable, "bench/run.py", "--smoke"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for row in ("users/me (valid token)", "users/{id}", "unknown path (10)", "bad token (99)",
+                "invalid body (88)", "login", "logins/s per core"):
+        assert row in out.stdout
