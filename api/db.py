@@ -51,7 +51,9 @@ def register_engine_events(app: Flask, engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+        # reads run as pysqlite runs them by default (no explicit BEGIN)
+        if _may_write():
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

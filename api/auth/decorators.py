@@ -6,9 +6,9 @@ from typing import Any, Callable, TypeVar
 
 from flask import g
 
-from api.auth.tokens import authenticate, bearer_token
+from api.auth.tokens import SessionRef, authenticate, bearer_token
 from api.errors.exceptions import UnauthorizedError
-from api.users.models import AuthSession, User
+from api.users.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,5 +40,5 @@ def current_user() -> User:
     return g.user
 
 
-def current_session() -> AuthSession:
+def current_session() -> SessionRef:
     return g.auth_session

@@ -14,7 +14,7 @@ from api.auth import twofactor
 from api.auth.passwords import passwords
 from api.auth.sessions import open_session, refresh_expiry
 from api.auth.tokens import (
-    hash_refresh_token, issue_access_token, new_refresh_token, parse_refresh_token,
+    SessionRef, hash_refresh_token, issue_access_token, new_refresh_token, parse_refresh_token,
     token_pair)
 from api.errors.exceptions import (
     PasswordNotMatchError, UnauthorizedError, UserNotExistsError)
@@ -101,13 +101,13 @@ def refresh(refresh_token: str) -> dict[str, Any]:
     return token_pair(issue_access_token(user, session), new_refresh)
 
 
-def logout(session: AuthSession) -> None:
-    session.revoked_at = utcnow()
-    session.revoked_reason = "logout"
+def logout(session: SessionRef) -> None:
+    db.session.execute(update(AuthSession).where(AuthSession.id == session.id)
+                       .values(revoked_at=utcnow(), revoked_reason="logout"))
     db.session.commit()
 
 
-def change_password(user: User, session: AuthSession, current: str, new: str) -> int:
+def change_password(user: User, session: SessionRef, current: str, new: str) -> int:
     """New hash; every other session of the user is revoked."""
     if not passwords().verify(user.password_hash, current):
         raise PasswordNotMatchError(reason="auth.password.mismatch")
