@@ -159,7 +159,7 @@ def argon2_verify_seconds() -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--smoke", action="store_true", help="one 1-second round")
+    parser.add_argument("--smoke", action="store_true", help="one 2-second round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--connections", type=int, default=16)
@@ -167,7 +167,7 @@ def main() -> int:
     parser.add_argument("--worker-class", default=None, help="sync or gthread")
     args = parser.parse_args()
     if args.smoke:
-        args.rounds, args.seconds = 1, 1
+        args.rounds, args.seconds = 1, 2
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 2
@@ -218,11 +218,12 @@ def report(results: dict, args: argparse.Namespace, extra: dict[str, str]) -> No
     for name, *_ in SCENARIOS + [LOGIN]:
         ours = _median(results[(name, "ours")])
         floor = _median(results[(name, "floor")])
-        ratio = ours["rps"] / floor["rps"]
+        # a short round on a busy machine can finish no request at all
+        ratio = ours["rps"] / floor["rps"] if floor["rps"] else float("nan")
         p99x = ours["p99"] / floor["p99"] if floor["p99"] else float("nan")
         print(f"{name:26} {ours['rps']:10.0f} {floor['rps']:10.0f} {ratio:6.2f} "
               f"{ours['p50']:8.2f}ms {ours['p99']:8.2f}ms {floor['p99']:8.2f}ms {p99x:6.2f}")
-        if name != "login" and (ratio < 0.9 or p99x > 1.2):
+        if name != "login" and not (ratio >= 0.9 and p99x <= 1.2):
             failed = True
     verify = argon2_verify_seconds()
     login = _median(results[("login", "ours")])["rps"]
