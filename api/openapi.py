@@ -7,33 +7,40 @@ Nothing here restates an error fact or an endpoint by hand.
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, Callable, Iterable
-
-import json
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app
 from marshmallow import Schema
 
-from api.errors.catalog import CATALOG, ErrorCode
+from api.errors.catalog import CATALOG, ERROR_CODES, ErrorCode
+from api.errors.exceptions import InvalidParameterError
 from api.http import json_response
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 _ATTR = "_openapi"
-_PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_PATH_PARAM = re.compile(r"<(?:([^:<>(]+)(?:\([^<>]*\))?:)?([^<>]+)>")  # <converter(args):name>
 # every operation can answer these: unknown method (10), a database failure
 # (77) and an unexpected one (500)
 _ALWAYS = (10, 77, 500)
+_REQUEST_ID = {"$ref": "#/components/headers/RequestId"}
 
 
 def documented(*, body: type[Schema] | None = None, query: type[Schema] | None = None,
                response: type[Schema] | tuple[type[Schema], ...] | None = None, many: bool = False,
                paginated: bool = False, errors: Iterable[int] = (),
-               path_params: dict[str, str] | None = None) -> Callable:
-    """Record what a view reads and returns (the schemas it already uses)."""
+               path_params: dict[str, str | dict[str, Any]] | None = None) -> Callable:
+    """Record what a view reads and returns (the schemas it already uses).
+
+    ``errors`` are the codes the view's own logic raises; 10, 77 and 500 (any
+    operation), 99 (guarded views), 88 (bodies, queries, path parameters) and
+    429 (rate-limited views) are added by the builder. ``path_params`` maps a
+    parameter to its description, or to ``{"description": …, "schema": …}``.
+    """
     def decorate(view: Callable) -> Callable:
         setattr(view, _ATTR, {"body": body, "query": query, "response": response,
                               "many": many, "paginated": paginated,
@@ -54,29 +61,37 @@ def _component(spec: APISpec, schema: type[Schema]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+_FIELDS = {"type": "object", "description": "field name -> messages",
+           "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+
+
 def _error_components(spec: APISpec) -> None:
-    for entry in CATALOG.values():
-        if entry.code == 200:
-            continue
+    for entry in ERROR_CODES:
         meta = {
             "type": "object",
             "required": ["code", "message", "description", "reason", "request_id"],
             "properties": {
                 "code": {"type": "integer", "const": entry.code},
-                "message": {"type": "string", "examples": [entry.title, entry.title_zh]},
+                "message": {"type": "string", "enum": [entry.title, entry.title_zh]},
                 "description": {"type": "string"},
                 "reason": {"type": "string", "enum": [r.name for r in entry.reasons]},
                 "request_id": {"type": "string"},
-                "fields": {"type": "object",
-                           "additionalProperties": {"type": "array",
-                                                    "items": {"type": "string"}}},
             },
         }
+        problem = {"status": {"const": entry.status}, "code": {"const": entry.code},
+                   "title": {"enum": [entry.title, entry.title_zh]},
+                   "reason": {"enum": [r.name for r in entry.reasons]}}
+        if entry.code == InvalidParameterError.code:  # the one error that names fields
+            meta["properties"]["fields"] = problem["errors"] = _FIELDS
         spec.components.schema(f"Error{entry.code}", {
             "type": "object", "required": ["meta"],
             "description": f"{entry.code} {entry.title}: {entry.description} "
                            f"Client handling: {entry.hint}",
             "properties": {"meta": meta}})
+        spec.components.schema(f"Problem{entry.code}", {"allOf": [
+            {"$ref": "#/components/schemas/Problem"},
+            {"type": "object", "description": f"{entry.code} {entry.title} as problem details.",
+             "properties": problem}]})
     spec.components.schema("Problem", {
         "type": "object",
         "description": "RFC 9457 problem details, sent for "
@@ -88,8 +103,6 @@ def _error_components(spec: APISpec) -> None:
             "detail": {"type": "string"}, "instance": {"type": "string"},
             "code": {"type": "integer"}, "reason": {"type": "string"},
             "request_id": {"type": "string"},
-            "errors": {"type": "object",
-                       "additionalProperties": {"type": "array", "items": {"type": "string"}}},
         }})
     spec.components.schema("OkMeta", {
         "type": "object", "required": ["code", "message"],
@@ -110,18 +123,19 @@ def _error_responses(codes: Iterable[int]) -> dict[str, Any]:
     for status, entries in sorted(by_status.items()):
         refs = [{"$ref": f"#/components/schemas/Error{e.code}"} for e in entries]
         schema = refs[0] if len(refs) == 1 else {"oneOf": refs}
-        headers = {"X-Request-ID": {"schema": {"type": "string"}}}
+        headers = {"X-Request-ID": _REQUEST_ID}
         if status == 429:
-            headers["Retry-After"] = {"schema": {"type": "integer"},
-                                      "description": "seconds to wait"}
+            headers["Retry-After"] = {"required": True, "description": "seconds to wait",
+                                      "schema": {"type": "integer", "minimum": 1}}
         if status == 401:
-            headers["WWW-Authenticate"] = {"schema": {"type": "string"}}
+            headers["WWW-Authenticate"] = {"required": True, "schema": {"type": "string"}}
+        problems = [{"$ref": f"#/components/schemas/Problem{e.code}"} for e in entries]
+        problem = problems[0] if len(problems) == 1 else {"oneOf": problems}
         responses[str(status)] = {
             "description": "; ".join(f"{e.code} {e.title}" for e in entries),
             "headers": headers,
             "content": {"application/json": {"schema": schema},
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}}},
+                        "application/problem+json": {"schema": problem}},
         }
     return responses
 
@@ -138,9 +152,20 @@ def _success(spec: APISpec, doc: dict[str, Any]) -> dict[str, Any]:
     if doc["paginated"]:
         properties["pagination"] = {"$ref": "#/components/schemas/Pagination"}
         required.append("pagination")
-    return {"description": "OK", "headers": {"X-Request-ID": {"schema": {"type": "string"}}},
+    return {"description": "OK", "headers": {"X-Request-ID": _REQUEST_ID},
             "content": {"application/json": {"schema": {
                 "type": "object", "required": required, "properties": properties}}}}
+
+
+def _path_param(converter: str, name: str, doc: str | dict[str, Any]) -> dict[str, Any]:
+    """A path parameter typed by its URL converter (ids are digit strings)."""
+    if converter == "int":
+        schema: dict[str, Any] = {"type": "integer", "minimum": 0}
+    else:
+        schema = {"type": "string", "pattern": r"^[0-9]+$"}
+    extra = {"description": doc} if isinstance(doc, str) else dict(doc)
+    schema.update(extra.pop("schema", {}))
+    return {"in": "path", "name": name, "required": True, "schema": schema, **extra}
 
 
 def _operation(spec: APISpec, view: Callable, doc: dict[str, Any], rule: Any) -> dict:
@@ -154,10 +179,8 @@ def _operation(spec: APISpec, view: Callable, doc: dict[str, Any], rule: Any) ->
     if getattr(view, "rate_limited", False):
         codes.add(429)
     params = []
-    for name in _PATH_PARAM.findall(rule.rule):
-        params.append({"in": "path", "name": name, "required": True,
-                       "schema": {"type": "string", "pattern": r"^[0-9]+$"},
-                       "description": doc["path_params"].get(name, "")})
+    for converter, name in _PATH_PARAM.findall(rule.rule):
+        params.append(_path_param(converter, name, doc["path_params"].get(name, "")))
         codes.add(88)
     if doc["query"] is not None:
         params.append({"in": "query", "schema": doc["query"]})
@@ -184,6 +207,10 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "`Authorization: Bearer <access_token>`. Accounts with 2FA get "
                        "access tokens written `2f.<jwt>`; send them unchanged."})
+    spec.components.header("RequestId", {
+        "required": True, "description": "On every response: the client's X-Request-ID "
+                                         "when well-formed, else a new one.",
+        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,128}$"}})
     _error_components(spec)
     rules = sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
     paths: dict[str, dict[str, Any]] = {}
@@ -192,7 +219,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         doc = getattr(view, _ATTR, None)
         if doc is None:
             continue
-        path = _PATH_PARAM.sub(r"{\1}", rule.rule)
+        path = _PATH_PARAM.sub(r"{\2}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(spec, view, doc, rule)
     for path, operations in paths.items():
@@ -226,5 +253,7 @@ def docs_blueprint() -> Blueprint:
     """Swagger UI, served from the flask-swagger-ui package's own files (no CDN)."""
     from flask_swagger_ui import get_swaggerui_blueprint
 
+    # validatorUrl: Swagger UI would otherwise show a badge fetched from
+    # validator.swagger.io (leaking the document's URL) on any non-loopback host
     return get_swaggerui_blueprint("/docs", "/openapi.json", blueprint_name="docs",
-                                   config={"app_name": "Gatehouse API"})
+                                   config={"app_name": "Gatehouse API", "validatorUrl": None})

@@ -39,7 +39,8 @@ def list_codes() -> Response:
 
 
 @bp.get("/<int:code>")
-@documented(response=CatalogEntrySchema, path_params={"code": "an error code"})
+@documented(response=CatalogEntrySchema, path_params={"code": {
+    "description": "an error code", "schema": {"enum": [e.code for e in ERROR_CODES]}}})
 def show_code(code: int) -> Response:
     """One catalog entry; problem+json `type` URIs point here."""
     entry = CATALOG.get(code)

@@ -4,13 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from api.errors.catalog import CATALOG
 from api.openapi import build_spec, render
 from config import ROOT
 
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 UNDOCUMENTED = {"openapi.openapi_json", "docs.show", "static"}
 
 
@@ -53,8 +56,12 @@ def test_error_responses_come_from_the_catalog(client: Any) -> None:
     assert set(responses) == {"200", "400", "401", "404", "500"}
     refs = [r["$ref"] for r in responses["404"]["content"]["application/json"]["schema"]["oneOf"]]
     assert refs == ["#/components/schemas/Error10", "#/components/schemas/Error21"]
-    assert responses["404"]["content"]["application/problem+json"]["schema"] == {
-        "$ref": "#/components/schemas/Problem"}
+    problem = responses["404"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"oneOf": [{"$ref": "#/components/schemas/Problem10"},
+                                 {"$ref": "#/components/schemas/Problem21"}]}
+    assert responses["404"]["headers"]["X-Request-ID"] == {
+        "$ref": "#/components/headers/RequestId"}
+    assert doc["components"]["headers"]["RequestId"]["required"] is True
     login = doc["paths"]["/v1/auth/login"]["post"]["responses"]
     assert "Retry-After" in login["429"]["headers"]
     assert set(login) == {"200", "400", "401", "404", "429", "500"}
@@ -64,6 +71,29 @@ def test_error_responses_come_from_the_catalog(client: Any) -> None:
         meta = doc["components"]["schemas"][f"Error{code}"]["properties"]["meta"]
         assert meta["properties"]["code"]["const"] == code
         assert meta["properties"]["reason"]["enum"] == [r.name for r in entry.reasons]
+        assert meta["properties"]["message"]["enum"] == [entry.title, entry.title_zh]
+        base, narrowed = doc["components"]["schemas"][f"Problem{code}"]["allOf"]
+        assert base == {"$ref": "#/components/schemas/Problem"}
+        assert narrowed["properties"]["status"]["const"] == entry.status
+        assert narrowed["properties"]["code"]["const"] == code
+        assert narrowed["properties"]["reason"]["enum"] == [r.name for r in entry.reasons]
+        # only 88 names fields (as `fields`, and `errors` in problem details)
+        assert ("fields" in meta["properties"]) is (code == 88)
+        assert ("errors" in narrowed["properties"]) is (code == 88)
+
+
+def test_request_rules_are_documented(client: Any) -> None:
+    doc = spec(client)
+    username = doc["components"]["schemas"]["Register"]["properties"]["username"]
+    assert (username["minLength"], username["maxLength"]) == (3, 32)
+    assert username["pattern"] == r"^[A-Za-z0-9_.-]+$(?!\n)"
+    code = doc["paths"]["/v1/errors/{code}"]["get"]["parameters"][0]["schema"]
+    assert code["type"] == "integer"
+    assert code["enum"] == [c for c in CATALOG if c != 200]
+    user_id = doc["paths"]["/v1/users/{user_id}"]["get"]["parameters"][0]["schema"]
+    assert user_id == {"type": "string", "pattern": "^[0-9]+$"}
+    bearer = doc["components"]["securitySchemes"]["bearer"]
+    assert bearer["scheme"] == "bearer" and "2f." in bearer["description"]
 
 
 def test_docs_page_is_served_locally(client: Any) -> None:
@@ -73,6 +103,7 @@ def test_docs_page_is_served_locally(client: Any) -> None:
         assert r.status_code == 200 and "text/html" in r.content_type
         assert 'src="/docs/swagger-ui-bundle.js"' in html and "/openapi.json" in html
         assert "https://" not in html.split("<body>")[1].split("</body>")[0]
+        assert '"validatorUrl": null' in html  # no badge from validator.swagger.io
     with client.get("/docs/swagger-ui-bundle.js") as js:
         assert js.status_code == 200 and "javascript" in js.content_type
     missing = client.get("/docs/no-such-file.js")
@@ -92,6 +123,13 @@ def test_cli_writes_and_checks(runner: FlaskCliRunner, tmp_path: Path) -> None:
 
 def test_committed_document_is_current(app: Flask) -> None:
     assert (ROOT / "docs" / "openapi.json").read_text(encoding="utf-8") == render(app)
+
+
+def test_document_is_valid_openapi_31(app: Flask) -> None:
+    doc = build_spec(app)
+    OPENAPI_31_VALIDATOR.validate(doc)  # the OAS 3.1 schema, as bundled by schemathesis
+    for name, schema in doc["components"]["schemas"].items():
+        jsonschema_rs.meta.validate({"$schema": DRAFT_2020_12, **schema})
 
 
 def test_document_is_deterministic(app: Flask) -> None:
