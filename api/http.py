@@ -68,15 +68,27 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _raw_body() -> bytes:
+    data = request.get_data(cache=True)
+    limit = request.max_content_length
+    # A body without Content-Length (chunked) is cut at the limit by werkzeug,
+    # which returns what it read without an error; a byte left unread means
+    # the body was larger than the limit.
+    if (limit is not None and request.content_length is None and len(data) >= limit
+            and request.input_stream.read(1)):
+        raise InvalidParameterError(reason="request.body.too_large")
+    return data
+
+
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object, or an 88 saying what is wrong."""
-    if not request.get_data(cache=True):
+    data = _raw_body()
+    if not data:
         return {}
     if not request.is_json:
         raise InvalidParameterError(reason="request.body.unsupported_media_type")
     try:
-        body = json.loads(request.get_data(cache=True),
-                          parse_constant=_reject_constant)
+        body = json.loads(data, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError):
         raise InvalidParameterError(reason="request.body.invalid_json") from None
     if not isinstance(body, dict):

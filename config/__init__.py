@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import load_dotenv
+from limits import parse_many
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = ROOT / "instance"
 ENVIRONMENTS = ("development", "testing", "production")
 _WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me"}
 MIN_SECRET_LENGTH = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(RuntimeError):
@@ -51,6 +55,53 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}")
     return number
+
+
+def _weak(secret: str) -> bool:
+    return (len(secret) < MIN_SECRET_LENGTH or secret.lower() in _WEAK_SECRETS
+            or secret == BaseConfig.DEFAULT_SECRET)
+
+
+def _database_url(default: str) -> str:
+    """DATABASE_URL, checked now: a bad one must stop start-up with one line.
+
+    The URL is never echoed: it may hold a password.
+    """
+    value = _env("DATABASE_URL", default) or default
+    try:
+        url = make_url(value)
+        url.get_dialect().import_dbapi()
+    except (ArgumentError, ValueError):
+        raise ConfigError("DATABASE_URL is not a database URL this app can use "
+                          "(e.g. postgresql+psycopg://user@host/db)") from None
+    except ImportError:
+        raise ConfigError(f"DATABASE_URL names the driver {url.drivername!r}, which is "
+                          f"not installed (use postgresql+psycopg://… or sqlite:///…)") from None
+    return value
+
+
+def _redis_url() -> str | None:
+    value = _env("REDIS_URL")
+    if value is not None and not value.startswith(("redis://", "rediss://", "redis+")):
+        raise ConfigError("REDIS_URL must be a redis:// or rediss:// URL")
+    return value
+
+
+def _rate_limit(name: str, default: str) -> str:
+    value = _env(name, default) or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate limit such as '10 per minute', "
+                          f"not {value!r}") from None
+    return value
+
+
+def _log_level() -> str:
+    value = (_env("LOG_LEVEL", "INFO") or "INFO").upper()
+    if value not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return value
 
 
 class BaseConfig:
@@ -119,27 +170,29 @@ def get_config(name: str | None = None) -> dict[str, Any]:
     config = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
 
     secret = _env("SECRET_KEY", cls.DEFAULT_SECRET) or ""
-    if name == "production" and (len(secret) < MIN_SECRET_LENGTH
-                                 or secret.lower() in _WEAK_SECRETS
-                                 or secret == BaseConfig.DEFAULT_SECRET):
-        raise ConfigError(
-            f"SECRET_KEY must be set to a random value of at least "
-            f"{MIN_SECRET_LENGTH} characters in production "
-            f"(python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    jwt_secret = _env("JWT_SECRET_KEY", secret) or ""
     algorithm = _env("JWT_ALGORITHM", "HS256")
     if algorithm not in ("HS256", "EdDSA", "RS256"):
         raise ConfigError(f"JWT_ALGORITHM must be HS256, EdDSA or RS256, not {algorithm!r}")
+    if name == "production":
+        # an HS256 token signed with a guessable key can be forged
+        for key, value in (("SECRET_KEY", secret), ("JWT_SECRET_KEY", jwt_secret)):
+            if _weak(value) and (key == "SECRET_KEY" or algorithm == "HS256"):
+                raise ConfigError(
+                    f"{key} must be set to a random value of at least "
+                    f"{MIN_SECRET_LENGTH} characters in production "
+                    f"(python -c 'import secrets; print(secrets.token_urlsafe(48))')")
 
     config.update(
         APP_ENV=name,
         SECRET_KEY=secret,
-        JWT_SECRET_KEY=_env("JWT_SECRET_KEY", secret),
+        JWT_SECRET_KEY=jwt_secret,
         JWT_ALGORITHM=algorithm,
         JWT_PRIVATE_KEY_FILE=_env("JWT_PRIVATE_KEY_FILE"),
         JWT_PUBLIC_KEY_FILE=_env("JWT_PUBLIC_KEY_FILE"),
         JWT_ISSUER=_env("JWT_ISSUER", "gatehouse"),
-        SQLALCHEMY_DATABASE_URI=_env("DATABASE_URL", cls.DEFAULT_DATABASE),
-        REDIS_URL=_env("REDIS_URL"),
+        SQLALCHEMY_DATABASE_URI=_database_url(cls.DEFAULT_DATABASE),
+        REDIS_URL=_redis_url(),
         RATELIMIT_ENABLED=_bool("RATELIMIT_ENABLED", cls.RATELIMIT_ENABLED),
         ACCESS_TOKEN_TTL=_int("ACCESS_TOKEN_TTL", cls.ACCESS_TOKEN_TTL, 1),
         REFRESH_TOKEN_TTL=_int("REFRESH_TOKEN_TTL", cls.REFRESH_TOKEN_TTL, 1),
@@ -147,7 +200,7 @@ def get_config(name: str | None = None) -> dict[str, Any]:
         ARGON2_MEMORY_COST=_int("ARGON2_MEMORY_COST", cls.ARGON2_MEMORY_COST, 8),
         ARGON2_PARALLELISM=_int("ARGON2_PARALLELISM", cls.ARGON2_PARALLELISM, 1),
         AUTH_GENERIC_LOGIN_ERRORS=_bool("AUTH_GENERIC_LOGIN_ERRORS", False),
-        LOG_LEVEL=(_env("LOG_LEVEL", "INFO") or "INFO").upper(),
+        LOG_LEVEL=_log_level(),
         DB_POOL_SIZE=_int("DB_POOL_SIZE", 5, 1),
         DB_MAX_OVERFLOW=_int("DB_MAX_OVERFLOW", 5, 0),
         DB_POOL_RECYCLE=_int("DB_POOL_RECYCLE", 1800, 1),
@@ -159,5 +212,5 @@ def get_config(name: str | None = None) -> dict[str, Any]:
     # Redis down: count in this process's memory rather than fail every login
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     for key in RATE_LIMITS:  # e.g. RATELIMIT_LOGIN="5 per minute"
-        config[key] = _env(key, config[key])
+        config[key] = _rate_limit(key, config[key])
     return config

@@ -2,8 +2,13 @@
 
 Every value can be overridden from the environment (see README).
 """
+import http
+import json
 import multiprocessing
 import os
+import uuid
+
+from gunicorn import util
 
 
 def _int(name: str, default: int) -> int:
@@ -13,14 +18,15 @@ def _int(name: str, default: int) -> int:
 
 bind = os.environ.get("BIND") or (
     f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
-# sync workers, 2 x cores + 1: each request is short and CPU-bound (argon2,
-# JWT); see bench/README.md for the measurements behind these defaults
 workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-threads = _int("GUNICORN_THREADS", 1)
+# gthread: a worker blocked on the database still serves its other thread.
+# Provisional defaults until bench/ has measured sync vs gthread and the
+# thread count (bench/README.md, "still to do").
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _int("GUNICORN_THREADS", 2)
 # recycle workers now and then (jitter keeps them from restarting together)
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
@@ -31,7 +37,8 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-access_log_format = ('%(h)s "%(r)s" %(s)s %(B)s %(M)sms '
+# path without the query string, as api/logging.py logs it; %(M)s is milliseconds
+access_log_format = ('%(h)s %(m)s %(U)s %(s)s %(B)s %(M)sms '
                      'request_id=%({x-request-id}o)s')
 
 
@@ -46,3 +53,27 @@ def post_fork(server, worker):  # noqa: ARG001
 
     with wsgi.app.app_context():
         db.engine.dispose(close=False)
+
+
+def write_json_error(sock, status_int, reason, mesg):  # noqa: ARG001
+    """gunicorn's own answer when a request never reaches the app (request
+    line or headers too long, broken framing, a crash outside Flask): the
+    envelope instead of gunicorn's HTML page. Its text (`mesg`) echoes the
+    request, so it is not sent; the access log keeps gunicorn's status."""
+    from api.errors.catalog import CATALOG, reason_of
+
+    code, name = ((500, "server.internal.error") if status_int >= 500
+                  else (88, "request.body.bad_request"))
+    entry = CATALOG[code]
+    request_id = uuid.uuid4().hex
+    body = json.dumps({"meta": {
+        "code": code, "message": entry.title, "description": reason_of(name).description,
+        "reason": name, "request_id": request_id}}, separators=(",", ":")).encode() + b"\n"
+    head = (f"HTTP/1.1 {entry.status} {http.HTTPStatus(entry.status).phrase}\r\n"
+            f"Connection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Request-ID: {request_id}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# workers call util.write_error for requests gunicorn itself rejects
+util.write_error = write_json_error

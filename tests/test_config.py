@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import config as config_module
 from config import ConfigError, get_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +44,11 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("name,value", [
     ("RATELIMIT_ENABLED", "maybe"), ("ACCESS_TOKEN_TTL", "soon"), ("ACCESS_TOKEN_TTL", "0"),
-    ("JWT_ALGORITHM", "none"), ("APP_ENV", "staging"),
+    ("JWT_ALGORITHM", "none"), ("APP_ENV", "staging"), ("LOG_LEVEL", "LOUD"),
+    ("DATABASE_URL", "not a url"), ("DATABASE_URL", "mysql://u@h/db"),
+    ("DATABASE_URL", "nosuchdb://h/db"), ("REDIS_URL", "localhost:6379"),
+    ("RATELIMIT_LOGIN", "lots"), ("RATELIMIT_2FA_ACCOUNT", "5 per fortnight"),
+    ("DB_POOL_SIZE", "0"),
 ])
 def test_bad_values_raise_config_error(monkeypatch: pytest.MonkeyPatch, name: str,
                                        value: str) -> None:
@@ -63,6 +68,50 @@ def test_production_needs_a_strong_secret(monkeypatch: pytest.MonkeyPatch,
         monkeypatch.setenv("SECRET_KEY", secret)
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         get_config("production")
+
+
+def test_production_needs_a_strong_jwt_key_for_hs256(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", STRONG)
+    monkeypatch.setenv("JWT_SECRET_KEY", "changeme")
+    with pytest.raises(ConfigError, match="^JWT_SECRET_KEY must be set"):
+        get_config("production")
+    get_config("development")  # a weak key is only refused in production
+    monkeypatch.setenv("JWT_ALGORITHM", "EdDSA")  # key files sign; the HS256 key is unused
+    assert get_config("production")["JWT_ALGORITHM"] == "EdDSA"
+
+
+def test_database_url_password_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    for url in ("mysql://admin:hunter2-pw@db.internal/app",  # driver not installed
+                "postgresql+psycopg://admin:hunter2-pw@db:port/app"):  # not a port
+        monkeypatch.setenv("DATABASE_URL", url)
+        with pytest.raises(ConfigError, match="DATABASE_URL") as info:
+            get_config("development")
+        assert "hunter2-pw" not in str(info.value)
+
+
+def test_valid_urls_and_limits_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/gatehouse-test.db")
+    monkeypatch.setenv("REDIS_URL", "rediss://cache:6380/2")
+    monkeypatch.setenv("RATELIMIT_LOGIN", "3/second;100 per day")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    config = get_config("development")
+    assert config["SQLALCHEMY_DATABASE_URI"] == "sqlite:////tmp/gatehouse-test.db"
+    assert config["RATELIMIT_STORAGE_URI"] == "rediss://cache:6380/2"
+    assert config["RATELIMIT_LOGIN"] == "3/second;100 per day"
+    assert config["LOG_LEVEL"] == "DEBUG"
+
+
+def test_dotenv_is_read_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("JWT_ISSUER=from-dotenv\nACCESS_TOKEN_TTL=77\n")
+    for name in ("JWT_ISSUER", "ACCESS_TOKEN_TTL"):
+        monkeypatch.setenv(name, "placeholder")  # restored (unset) after the test
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(config_module, "ROOT", tmp_path)
+    monkeypatch.setenv("ACCESS_TOKEN_TTL", "60")
+    config = get_config("development")
+    assert config["JWT_ISSUER"] == "from-dotenv"
+    assert config["ACCESS_TOKEN_TTL"] == 60
 
 
 def test_production_with_a_strong_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,6 +145,18 @@ def test_wsgi_refuses_production_without_secret_in_one_line() -> None:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "SECRET_KEY" in lines[0]
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("name,value", [
+    ("LOG_LEVEL", "LOUD"), ("DATABASE_URL", "mysql://admin:hunter2-pw@h/db"),
+    ("REDIS_URL", "nope"), ("RATELIMIT_LOGIN", "lots"),
+])
+def test_wsgi_refuses_bad_settings_in_one_line(name: str, value: str) -> None:
+    out = _run("import wsgi", APP_ENV="development", **{name: value})
+    assert out.returncode == 1
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gatehouse: configuration error: " + name)
+    assert "Traceback" not in out.stderr and "hunter2-pw" not in out.stderr
 
 
 def test_wsgi_starts_in_production_with_a_secret(tmp_path: Path) -> None:

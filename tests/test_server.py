@@ -1,8 +1,11 @@
 """Through gunicorn, as a client sees it: envelopes only, never HTML."""
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -40,6 +43,45 @@ def test_bad_bodies(server: Gunicorn) -> None:
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     status, _, body = server.call("POST", "/v1/auth/login", raw=b"a=b", headers=form)
     assert body["meta"]["reason"] == "request.body.unsupported_media_type"
+
+
+def _raw(server: Gunicorn, request: bytes) -> tuple[str, dict[str, str], Any]:
+    """Send bytes no HTTP library would send; the status line, headers, JSON body."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        raw = b"".join(iter(lambda: sock.recv(65536), b""))
+    head, body = raw.split(b"\r\n\r\n", 1)
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines)}
+    assert headers["content-type"] == "application/json", raw[:300]
+    return status_line, headers, json.loads(body)
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",           # URI too long
+    b"GET /nope HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",  # header
+    b"GARBAGE\r\n\r\n",                                                   # request line
+    b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+], ids=["uri-too-long", "header-too-large", "garbage", "bad-content-length"])
+def test_requests_gunicorn_rejects_get_the_envelope(server: Gunicorn,
+                                                    request_bytes: bytes) -> None:
+    status_line, headers, body = _raw(server, request_bytes)
+    assert status_line.startswith("HTTP/1.1 400 ")
+    assert body["meta"]["code"] == 88 and body["meta"]["reason"] == "request.body.bad_request"
+    assert body["meta"]["request_id"] == headers["x-request-id"]
+
+
+def test_chunked_body_over_64_kib(server: Gunicorn) -> None:
+    payload = json.dumps({"login": "ada", "password": "password-123"}).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("POST", "/v1/auth/login", body=iter([payload, b" " * (65 * 1024)]),
+                     headers={"Content-Type": "application/json"}, encode_chunked=True)
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+    finally:
+        conn.close()
+    assert (resp.status, body["meta"]["reason"]) == (400, "request.body.too_large")
 
 
 def test_account_round_trip(server: Gunicorn) -> None:

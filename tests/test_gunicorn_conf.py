@@ -1,0 +1,89 @@
+"""config/gunicorn.conf.py: settings from the environment, and gunicorn's own
+errors (requests it rejects before the app runs) written as the envelope."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import runpy
+import socket
+from typing import Any
+
+import pytest
+from gunicorn import util
+
+from config import ROOT
+
+CONF = str(ROOT / "config" / "gunicorn.conf.py")
+_ENV = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS",
+        "GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER", "FORWARDED_ALLOW_IPS",
+        "GUNICORN_ACCESS_LOG", "LOG_LEVEL")
+
+
+def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    # the file patches gunicorn.util.write_error: undo it after the test
+    monkeypatch.setattr(util, "write_error", util.write_error)
+    return runpy.run_path(CONF)
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch)
+    assert conf["bind"] == "127.0.0.1:8000"
+    assert conf["workers"] == 2 * multiprocessing.cpu_count() + 1
+    assert (conf["worker_class"], conf["threads"]) == ("gthread", 2)
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (1000, 100)
+    assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 30, 5)
+    assert conf["preload_app"] is True
+    assert (conf["accesslog"], conf["errorlog"]) == ("-", "-")
+    assert conf["forwarded_allow_ips"] == "127.0.0.1"
+    fmt = conf["access_log_format"]
+    for atom in ("%(m)s", "%(U)s", "%(s)s", "%(M)s", "%({x-request-id}o)s"):
+        assert atom in fmt
+    assert "%(r)s" not in fmt and "%(q)s" not in fmt  # no query strings in logs
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch, HOST="0.0.0.0", PORT="9000", WEB_CONCURRENCY="3",
+                GUNICORN_WORKER_CLASS="sync", GUNICORN_THREADS="4",
+                FORWARDED_ALLOW_IPS="10.0.0.1,10.0.0.2")
+    assert conf["bind"] == "0.0.0.0:9000"
+    assert (conf["workers"], conf["worker_class"], conf["threads"]) == (3, "sync", 4)
+    assert conf["forwarded_allow_ips"] == "10.0.0.1,10.0.0.2"
+    assert load(monkeypatch, BIND="unix:/run/gh.sock", PORT="9000")["bind"] == "unix:/run/gh.sock"
+
+
+def _written(write: Any, status: int) -> tuple[str, dict[str, str], dict[str, Any]]:
+    a, b = socket.socketpair()
+    with a, b:
+        write(a, status, "Bad Request", "Invalid request line '<script>secret-path'")
+        a.shutdown(socket.SHUT_WR)
+        raw = b"".join(iter(lambda: b.recv(65536), b""))
+    head, body = raw.split(b"\r\n\r\n", 1)
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    assert int(headers["Content-Length"]) == len(body)
+    return status_line, headers, json.loads(body)
+
+
+@pytest.mark.parametrize("status", [400, 403, 414, 431])
+def test_rejected_requests_get_the_envelope(monkeypatch: pytest.MonkeyPatch,
+                                            status: int) -> None:
+    load(monkeypatch)
+    status_line, headers, body = _written(util.write_error, status)
+    assert status_line == "HTTP/1.1 400 Bad Request"
+    assert headers["Content-Type"] == "application/json"
+    assert body == {"meta": {"code": 88, "message": "Invalid Parameter",
+                             "description": "The request could not be understood.",
+                             "reason": "request.body.bad_request",
+                             "request_id": headers["X-Request-ID"]}}
+
+
+def test_crash_outside_the_app_is_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    load(monkeypatch)
+    status_line, headers, body = _written(util.write_error, 500)
+    assert status_line == "HTTP/1.1 500 Internal Server Error"
+    assert body["meta"]["code"] == 500 and body["meta"]["reason"] == "server.internal.error"
+    assert "secret-path" not in json.dumps(body)  # gunicorn's message echoes the request
