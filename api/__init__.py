@@ -54,6 +54,7 @@ def register_blueprints(app: Flask) -> None:
     from api.users.views import bp as users_bp
 
     app.url_map.strict_slashes = False  # /docs and /docs/ alike; never an HTML redirect
+    app.url_map.merge_slashes = False  # //health//live is a 404 envelope, not an HTML 308
     for bp in (health_bp, errors_bp, auth_bp, users_bp, openapi_bp, docs_blueprint()):
         app.register_blueprint(bp)
 

@@ -384,9 +384,6 @@ def test_ready_is_77_when_postgres_refuses_connections() -> None:
     assert "gh_user" not in body and "pw-xyz" not in body and str(port) not in body
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "werkzeug merges repeated slashes with an HTML 308 redirect; needs "
-    "`app.url_map.merge_slashes = False` in api/__init__.py register_blueprints"))
 def test_repeated_slashes_are_not_an_html_redirect(client: Any) -> None:
     r = client.get("/", environ_overrides={"PATH_INFO": "//health//live"})
     assert r.content_type == "application/json"
