@@ -8,6 +8,7 @@ from api.auth.tokens import init_tokens
 from api.db import engine_options, register_engine_events
 from api.errors.handlers import register_error_handlers
 from api.extensions import db, limiter, migrate
+from api.http import CookieSessions
 from api.logging import configure_logging, register_request_hooks
 from config import INSTANCE_DIR, ROOT, get_config
 
@@ -30,6 +31,7 @@ def configure_app(app: Flask, config_name: str | None, overrides: dict) -> None:
     app.config.update(overrides)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = CookieSessions()
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 

@@ -6,11 +6,12 @@ the request id and content negotiation (language, problem+json).
 from __future__ import annotations
 
 import json
+import os
 import re
-import uuid
 from typing import Any, Mapping
 
-from flask import Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from marshmallow import Schema
 
 from api.errors.exceptions import InvalidParameterError
@@ -20,11 +21,38 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _LANGUAGES = ("en", "zh")
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened only for a request that has cookies.
+
+    The API keeps no cookie session (clients send bearer tokens), yet Flask
+    builds an itsdangerous serializer on every request to look for one. With
+    no Cookie header there is nothing to read, and an empty, untouched
+    session writes nothing back: both are skipped.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
+
+
+def new_request_id() -> str:
+    """What uuid.uuid4().hex returns, without building a UUID object."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return raw.hex()
+
+
 def assign_request_id() -> str:
     """Reuse a well-formed incoming X-Request-ID, else make a new one."""
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
-    return g.request_id
+    incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
+    g.request_id = rid = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
+    return rid
 
 
 def request_id() -> str:
@@ -33,6 +61,8 @@ def request_id() -> str:
 
 def language() -> str:
     """'zh' when the client prefers Chinese, else 'en'."""
+    if "HTTP_ACCEPT_LANGUAGE" not in request.environ:
+        return "en"
     # by quality, matching on the primary subtag: "en-US,zh;q=0.5" is English
     for tag, quality in request.accept_languages:
         primary = tag.split("-", 1)[0].split("_", 1)[0].lower()
@@ -42,6 +72,8 @@ def language() -> str:
 
 
 def wants_problem_json() -> bool:
+    if "problem" not in request.environ.get("HTTP_ACCEPT", "").lower():
+        return False  # cannot name application/problem+json: skip the parse
     accept = request.accept_mimetypes
     problem = accept.quality("application/problem+json")
     return problem > 0 and problem >= accept.quality("application/json") \

@@ -48,8 +48,10 @@ def register_request_hooks(app: Flask) -> None:
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = request_id()
-        started = g.get("started")
-        duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
-        access_log.info("%s %s %s %.1fms", request.method, request.path,
-                        response.status_code, duration_ms)
+        # the line is built only when INFO is on (as logging would drop it anyway)
+        if access_log.isEnabledFor(logging.INFO):
+            started = g.get("started")
+            duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
+            access_log.info("%s %s %s %.1fms", request.method, request.path,
+                            response.status_code, duration_ms)
         return response

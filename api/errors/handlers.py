@@ -59,6 +59,8 @@ def handle_exception(exc: BaseException) -> Response:
 
 
 def _rollback() -> None:
+    if not db.session.registry.has():  # no session opened: nothing to undo
+        return
     try:
         db.session.rollback()
     except Exception:  # a dead connection must not hide the original error
