@@ -1,96 +1,187 @@
 """The floor: the least a Flask app can do for each benchmark scenario.
 
 Flask + Flask-SQLAlchemy + PyJWT with none of Gatehouse's machinery (no
-catalog, no request ids, no logging hooks, no schemas): verify the token,
-run one query, return JSON. Same database, same gunicorn settings.
+error catalog, no request ids, no logging hooks, no marshmallow, no ORM
+entities): verify the token, run one query, return the JSON. The same work
+as Gatehouse for each scenario, so the ratio measures only our machinery:
+
+- the same token checks (signature, algorithm, issuer, required claims,
+  type) and the same session checks (live, unexpired, 2FA agreeing, user not
+  blocked), in one query for an authenticated read;
+- the same response bodies: the `meta` envelope with the same fields, the
+  same timestamps, the same error texts (without a request id);
+- the same body validation for a registration (username, email, password);
+- login: the same lookup, argon2id verification, session row and tokens.
+
+Same database (a copy), same gunicorn settings (config/gunicorn.conf.py).
 """
+import hashlib
+import hmac
 import json
 import os
+import re
+import secrets
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import jwt
 from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
 from flask import Flask, Response, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import text
+from sqlalchemy import Boolean, DateTime, text
 
 app = Flask(__name__)
 app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
 db = SQLAlchemy(app)
 KEY = os.environ.get("JWT_SECRET_KEY") or os.environ["SECRET_KEY"]
+MAC_KEY = hashlib.sha256(b"gatehouse-refresh:" + os.environ["SECRET_KEY"].encode()).digest()
+TTL = 900
 hasher = PasswordHasher(time_cost=int(os.environ.get("ARGON2_TIME_COST", 3)),
                         memory_cost=int(os.environ.get("ARGON2_MEMORY_COST", 65536)),
                         parallelism=int(os.environ.get("ARGON2_PARALLELISM", 4)))
-ME = text("SELECT u.id, u.username, u.email, u.display_name FROM users u "
-          "JOIN auth_sessions s ON s.user_id = u.id WHERE u.id = :uid AND s.id = :sid")
+REQUIRED = ["sub", "sid", "jti", "iat", "nbf", "exp", "iss", "typ", "tfa"]
+
+# the caller and their session, checked in one query
+ME = text("SELECT u.id, u.username, u.display_name, u.created_at, u.email, u.is_admin, "
+          "u.is_blocked, u.totp_enabled, u.updated_at, s.two_factor FROM users u "
+          "JOIN auth_sessions s ON s.user_id = u.id AND s.id = :sid "
+          "WHERE u.id = :uid AND s.revoked_at IS NULL AND s.expires_at > :now").columns(
+    created_at=DateTime, updated_at=DateTime, is_admin=Boolean, is_blocked=Boolean,
+    totp_enabled=Boolean, two_factor=Boolean)
+PROFILE = text("SELECT id, username, display_name, created_at FROM users "
+               "WHERE id = :id").columns(created_at=DateTime)
+BY_LOGIN = text("SELECT id, password_hash, totp_enabled, is_blocked FROM users "
+                "WHERE username_key = :k OR email_key = :k LIMIT 1")
+NEW_SESSION = text("INSERT INTO auth_sessions (id, user_id, refresh_hash, refresh_generation, "
+                   "two_factor, created_at, last_used_at, expires_at) "
+                   "VALUES (:id, :uid, :h, 0, false, :now, :now, :exp)")
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def reply(body, status=200):
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+def reply(body, status=200, headers=None):
+    return Response(json.dumps(body, separators=(",", ":")) + "\n", status=status,
+                    mimetype="application/json", headers=headers)
 
 
-def claims():
+def ok(data):
+    return reply({"meta": {"code": 200, "message": "OK"}, "data": data})
+
+
+def error(status, code, message, description, reason, fields=None, headers=None):
+    meta = {"code": code, "message": message, "description": description, "reason": reason}
+    if fields:
+        meta["fields"] = fields
+    return reply({"meta": meta}, status, headers)
+
+
+def unauthorized(description, reason):
+    return error(401, 99, "Auth Required", description, reason,
+                 headers={"WWW-Authenticate": 'Bearer realm="gatehouse"'})
+
+
+def iso(value):
+    return value.replace(tzinfo=timezone.utc).isoformat()
+
+
+def now():
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def caller():
+    """The caller's row, or a 401 response."""
     token = request.headers.get("Authorization", "")[7:]
     try:
-        return jwt.decode(token, KEY, algorithms=["HS256"], issuer="gatehouse")
+        c = jwt.decode(token, KEY, algorithms=["HS256"], issuer="gatehouse",
+                       options={"require": REQUIRED})
     except jwt.InvalidTokenError:
-        return None
+        return None, unauthorized("The access token is malformed.", "auth.token.malformed")
+    row = None
+    if c["typ"] == "access":
+        row = db.session.execute(ME, {"uid": int(c["sub"]), "sid": c["sid"],
+                                      "now": now()}).first()
+    if row is None or row.is_blocked or row.totp_enabled != c["tfa"] \
+            or row.two_factor != c["tfa"]:
+        return None, unauthorized("The access token is no longer valid.", "auth.token.revoked")
+    return row, None
 
 
 @app.get("/v1/users/me")
 def me():
-    c = claims()
-    if c is None:
-        return reply({"error": "unauthorized"}, 401)
-    row = db.session.execute(ME, {"uid": int(c["sub"]), "sid": c["sid"]}).first()
-    return reply({"id": row.id, "username": row.username, "email": row.email,
-                  "display_name": row.display_name})
+    row, denied = caller()
+    if denied:
+        return denied
+    return ok({"id": row.id, "username": row.username, "display_name": row.display_name,
+               "created_at": iso(row.created_at), "email": row.email,
+               "is_admin": row.is_admin, "is_blocked": row.is_blocked,
+               "two_factor_enabled": row.totp_enabled,
+               "updated_at": iso(row.updated_at)})
 
 
 @app.get("/v1/users/<int:user_id>")
 def user(user_id):
-    c = claims()
-    if c is None:
-        return reply({"error": "unauthorized"}, 401)
-    # the same work as ours: check the caller's session, then fetch the profile
-    if db.session.execute(ME, {"uid": int(c["sub"]), "sid": c["sid"]}).first() is None:
-        return reply({"error": "unauthorized"}, 401)
-    row = db.session.execute(text("SELECT id, username, display_name, created_at FROM users "
-                                  "WHERE id = :id"), {"id": user_id}).first()
+    _, denied = caller()
+    if denied:
+        return denied
+    row = db.session.execute(PROFILE, {"id": user_id}).first()
     if row is None:
-        return reply({"error": "not found"}, 404)
-    return reply({"id": row.id, "username": row.username, "display_name": row.display_name,
-                  "created_at": str(row.created_at)})
+        return error(404, 21, "User Not Exists", "No user has this id.", "user.fetch.not_found")
+    return ok({"id": row.id, "username": row.username, "display_name": row.display_name,
+               "created_at": iso(row.created_at)})
+
+
+def invalid(fields):
+    return error(400, 88, "Invalid Parameter", "Invalid parameter: " + ", ".join(sorted(fields)),
+                 "request.param.invalid", fields)
 
 
 @app.post("/v1/auth/register")
 def register():
-    body = request.get_json(silent=True) or {}
-    if "@" not in str(body.get("email", "")):
-        return reply({"error": "invalid email"}, 400)
-    return reply({"ok": True})
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return invalid({"_schema": ["Invalid input type."]})
+    fields = {}
+    if not isinstance(body.get("username"), str) or not USERNAME.match(body["username"]):
+        fields["username"] = ["Use only letters, digits, '_', '.' and '-'."]
+    if not isinstance(body.get("email"), str) or not EMAIL.match(body["email"]) \
+            or len(body["email"]) > 254:
+        fields["email"] = ["Not a valid email address."]
+    if not isinstance(body.get("password"), str) or not 8 <= len(body["password"]) <= 128:
+        fields["password"] = ["Length must be between 8 and 128."]
+    if fields:
+        return invalid(fields)
+    return ok({"registered": True})  # the bench never registers anyone
 
 
 @app.post("/v1/auth/login")
 def login():
     body = request.get_json(silent=True) or {}
-    row = db.session.execute(text("SELECT id, password_hash FROM users WHERE username_key = :k"),
-                             {"k": str(body.get("login", "")).lower()}).first()
-    hasher.verify(row.password_hash, body.get("password", ""))
+    row = db.session.execute(BY_LOGIN, {"k": str(body.get("login", "")).lower()}).first()
+    try:
+        hasher.verify(row.password_hash, str(body.get("password", "")))
+    except VerifyMismatchError:
+        return error(400, 22, "Password Not Match", "The password is wrong.",
+                     "auth.password.mismatch")
     sid = uuid.uuid4().hex
-    now = int(time.time())
-    db.session.execute(text(
-        "INSERT INTO auth_sessions (id, user_id, refresh_hash, refresh_generation, two_factor, "
-        "created_at, last_used_at, expires_at) VALUES (:id, :uid, :h, 0, false, "
-        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-        {"id": sid, "uid": row.id, "h": uuid.uuid4().hex})
+    refresh_body = f"{sid}.0.{secrets.token_urlsafe(32)}"
+    refresh = refresh_body + "." + hmac.new(MAC_KEY, refresh_body.encode(),
+                                            hashlib.sha256).hexdigest()[:24]
+    issued = now()
+    db.session.execute(NEW_SESSION, {"id": sid, "uid": row.id, "now": issued,
+                                     "h": hashlib.sha256(refresh.encode()).hexdigest(),
+                                     "exp": issued + timedelta(days=30)})
     db.session.commit()
-    token = jwt.encode({"sub": str(row.id), "sid": sid, "iat": now, "exp": now + 900,
-                        "iss": "gatehouse"}, KEY, algorithm="HS256")
-    return reply({"access_token": token})
+    t = int(time.time())
+    token = jwt.encode({"sub": str(row.id), "sid": sid, "jti": uuid.uuid4().hex, "iat": t,
+                        "nbf": t, "exp": t + TTL, "iss": "gatehouse", "typ": "access",
+                        "tfa": False}, KEY, algorithm="HS256")
+    return ok({"access_token": token, "refresh_token": refresh, "token_type": "Bearer",
+               "expires_in": TTL})
 
 
 @app.errorhandler(404)
 def not_found(_):
-    return reply({"error": "not found"}, 404)
+    return error(404, 10, "Not Supported", "The requested endpoint does not exist.",
+                 "request.route.not_found")

@@ -1,0 +1,119 @@
+"""In-process cost per request, ours vs the floor, with no server and no wrk.
+
+    .venv/bin/python bench/inproc.py                    # µs per request, each scenario
+    .venv/bin/python bench/inproc.py --profile me       # pyinstrument over one scenario
+
+Each request is a direct WSGI call (the environ built once, copied per call),
+so what is timed is the app alone: routing, hooks, auth, the query,
+serialization and error handling. Far less noisy than wrk on a busy machine,
+it is what the profile-and-fix loop used; bench/run.py has the real numbers.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from werkzeug.test import EnvironBuilder
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import LOGIN, SCENARIOS, base_env, seed  # noqa: E402
+
+KEYS = {"me": SCENARIOS[0], "id": SCENARIOS[1], "unknown": SCENARIOS[2],
+        "badtoken": SCENARIOS[3], "body": SCENARIOS[4], "login": LOGIN}
+
+
+def load_apps(tmp: Path) -> tuple[object, object, str]:
+    ours_db, floor_db = tmp / "ours.db", tmp / "floor.db"
+    token = seed(ours_db)
+    shutil.copy(ours_db, floor_db)
+    os.environ.update(base_env(floor_db))
+    import bench.floor
+
+    os.environ.update(base_env(ours_db))
+    from api import create_app
+
+    return create_app(), bench.floor.app, token
+
+
+def environ_for(scenario: tuple, token: str) -> tuple[dict, bytes]:
+    _name, method, path, body, tok = scenario
+    headers = {"Content-Type": "application/json", "Host": "127.0.0.1"}
+    if tok:
+        headers["Authorization"] = "Bearer " + (token if tok == "good" else "not.a.token")
+    data = (body or "").encode()
+    environ = EnvironBuilder(path=path, method=method, headers=headers, data=data).get_environ()
+    return environ, data
+
+
+def call(app, environ: dict, data: bytes) -> str:
+    env = dict(environ)
+    env["wsgi.input"] = io.BytesIO(data)
+    status = []
+    body = app(env, lambda s, h, e=None: status.append(s))
+    for _ in body:
+        pass
+    if hasattr(body, "close"):
+        body.close()
+    return status[0]
+
+
+def per_request_us(apps: list, environ: dict, data: bytes, n: int,
+                   reps: int = 7) -> list[float]:
+    """µs per request for each app: best of `reps` chunks, the apps taking
+    turns chunk by chunk so a busy machine slows them alike."""
+    for app in apps:
+        for _ in range(min(200, n)):
+            call(app, environ, data)
+    best = [float("inf")] * len(apps)
+    for _ in range(reps):
+        for i, app in enumerate(apps):
+            start = time.perf_counter()
+            for _ in range(n // reps):
+                call(app, environ, data)
+            best[i] = min(best[i], (time.perf_counter() - start) / (n // reps))
+    return [b * 1e6 for b in best]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=5000)
+    parser.add_argument("--profile", choices=sorted(KEYS), help="pyinstrument one scenario")
+    parser.add_argument("--floor", action="store_true", help="profile the floor instead")
+    parser.add_argument("--all", action="store_true", help="show library frames too")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmpdir:
+        ours, floor, token = load_apps(Path(tmpdir))
+        if args.profile:
+            from pyinstrument import Profiler
+
+            environ, data = environ_for(KEYS[args.profile], token)
+            app = floor if args.floor else ours
+            for _ in range(200):
+                call(app, environ, data)
+            profiler = Profiler(interval=0.0001)
+            profiler.start()
+            for _ in range(args.n):
+                call(app, environ, data)
+            profiler.stop()
+            print(profiler.output_text(unicode=True, color=False, show_all=args.all))
+            return 0
+        print(f"{'scenario':26} {'ours µs':>9} {'floor µs':>9} {'ours/floor':>10}  status")
+        for key, scenario in KEYS.items():
+            environ, data = environ_for(scenario, token)
+            n = 50 if key == "login" else args.n
+            o, f = per_request_us([ours, floor], environ, data, n)
+            print(f"{scenario[0]:26} {o:9.0f} {f:9.0f} {o / f:10.2f}  "
+                  f"{call(ours, environ, data)} / {call(floor, environ, data)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
