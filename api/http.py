@@ -128,10 +128,24 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def load_body(schema: Schema) -> dict[str, Any]:
+_SCHEMAS: dict[type[Schema], Schema] = {}
+
+
+def _schema(schema: Schema | type[Schema]) -> Schema:
+    """An instance; a class is built once (an instance loads any number of
+    times, and building one copies every declared field)."""
+    if isinstance(schema, Schema):
+        return schema
+    instance = _SCHEMAS.get(schema)
+    if instance is None:
+        instance = _SCHEMAS[schema] = schema()
+    return instance
+
+
+def load_body(schema: Schema | type[Schema]) -> dict[str, Any]:
     """Parse the JSON body and validate it (ValidationError becomes 88)."""
-    return schema.load(json_body())
+    return _schema(schema).load(json_body())
 
 
-def load_query(schema: Schema) -> dict[str, Any]:
-    return schema.load(request.args.to_dict(flat=True))
+def load_query(schema: Schema | type[Schema]) -> dict[str, Any]:
+    return _schema(schema).load(request.args.to_dict(flat=True))

@@ -6,7 +6,8 @@ never fail: anything unreadable falls back to the client address.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from functools import wraps
+from typing import Any, Callable
 
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
@@ -71,8 +72,16 @@ verify_limits = [
 
 def limited(limits: list) -> Callable:
     def decorate(view: Callable) -> Callable:
+        checked = view
         for limit in reversed(limits):
-            view = limit(view)
-        view.rate_limited = True  # type: ignore[attr-defined]  # read by the OpenAPI builder
-        return view
+            checked = limit(checked)
+
+        @wraps(view)
+        def dispatch(*args: Any, **kwargs: Any) -> Any:
+            # with limits off (RATELIMIT_ENABLED=false) Flask-Limiter's wrappers
+            # would only find that out on every request; skip them
+            return (checked if limiter.enabled else view)(*args, **kwargs)
+
+        dispatch.rate_limited = True  # type: ignore[attr-defined]  # read by the OpenAPI builder
+        return dispatch
     return decorate

@@ -23,7 +23,7 @@ bp = Blueprint("auth", __name__, url_prefix="/v1/auth")
 @limited(register_limits)
 def register() -> Response:
     """Create an account."""
-    body = load_body(RegisterSchema())
+    body = load_body(RegisterSchema)
     return ok(own_user.dump(create_user(body["username"], body["email"], body["password"])))
 
 
@@ -32,7 +32,7 @@ def register() -> Response:
 @limited(login_limits)
 def login() -> Response:
     """Log in with a username or email and a password (2FA users get a challenge)."""
-    body = load_body(LoginSchema())
+    body = load_body(LoginSchema)
     return ok(service.login(body["login"], body["password"]))
 
 
@@ -41,7 +41,7 @@ def login() -> Response:
 @limited(refresh_limits)
 def refresh() -> Response:
     """Exchange a refresh token for a new token pair (the old one is spent)."""
-    body = load_body(RefreshSchema())
+    body = load_body(RefreshSchema)
     return ok(service.refresh(body["refresh_token"]))
 
 
@@ -59,7 +59,7 @@ def logout() -> Response:
 @auth_required
 def change_password() -> Response:
     """Change the password; every other session is revoked."""
-    body = load_body(PasswordChangeSchema())
+    body = load_body(PasswordChangeSchema)
     revoked = service.change_password(current_user(), current_session(),
                                       body["current_password"], body["new_password"])
     return ok({"password_changed": True, "revoked_sessions": revoked})
@@ -70,7 +70,7 @@ def change_password() -> Response:
 @limited(verify_limits)
 def verify_2fa() -> Response:
     """Complete a 2FA login with a TOTP code or a recovery code."""
-    body = load_body(TwoFactorVerifySchema())
+    body = load_body(TwoFactorVerifySchema)
     return ok(twofactor.verify(body["challenge_token"], body["code"]))
 
 
@@ -87,7 +87,7 @@ def setup_2fa() -> Response:
 @auth_required
 def enable_2fa() -> Response:
     """Enable 2FA with a code from the pending secret; returns recovery codes."""
-    body = load_body(TwoFactorEnableSchema())
+    body = load_body(TwoFactorEnableSchema)
     return ok(twofactor.enable(current_user(), body["code"]))
 
 
@@ -96,5 +96,5 @@ def enable_2fa() -> Response:
 @auth_required
 def disable_2fa() -> Response:
     """Disable 2FA (needs the password and a code)."""
-    body = load_body(TwoFactorDisableSchema())
+    body = load_body(TwoFactorDisableSchema)
     return ok(twofactor.disable(current_user(), body["password"], body["code"]))

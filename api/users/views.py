@@ -28,7 +28,7 @@ def get_me() -> Response:
 @auth_required
 def update_me() -> Response:
     """Change your email or display name."""
-    changes = load_body(UserUpdateSchema())
+    changes = load_body(UserUpdateSchema)
     return ok(own_user.dump(service.update_user(current_user(), changes)))
 
 
@@ -37,7 +37,7 @@ def update_me() -> Response:
 @auth_required
 def delete_me() -> Response:
     """Delete your account and all its sessions (needs the password)."""
-    body = load_body(PasswordSchema())
+    body = load_body(PasswordSchema)
     service.delete_account(current_user(), body["password"])
     return ok({"deleted": True})
 
@@ -60,7 +60,7 @@ def get_user(user_id: str) -> Response:
 @admin_required
 def list_users() -> Response:
     """Every account, oldest first (admins only)."""
-    query = load_query(UserListQuerySchema())
+    query = load_query(UserListQuerySchema)
     users, next_cursor = service.list_users(query["limit"], query.get("cursor"))
     return ok(own_user.dump(users, many=True),
               pagination={"limit": query["limit"], "next_cursor": next_cursor})
