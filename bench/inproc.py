@@ -24,10 +24,8 @@ from werkzeug.test import EnvironBuilder
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import LOGIN, SCENARIOS, base_env, seed  # noqa: E402
-
-KEYS = {"me": SCENARIOS[0], "id": SCENARIOS[1], "unknown": SCENARIOS[2],
-        "badtoken": SCENARIOS[3], "body": SCENARIOS[4], "login": LOGIN}
+from bench.run import BY_KEY as KEYS  # noqa: E402
+from bench.run import Scenario, base_env, seed  # noqa: E402
 
 
 def load_apps(tmp: Path) -> tuple[object, object, str]:
@@ -43,13 +41,13 @@ def load_apps(tmp: Path) -> tuple[object, object, str]:
     return create_app(), bench.floor.app, token
 
 
-def environ_for(scenario: tuple, token: str) -> tuple[dict, bytes]:
-    _name, method, path, body, tok = scenario
+def environ_for(s: Scenario, token: str) -> tuple[dict, bytes]:
     headers = {"Content-Type": "application/json", "Host": "127.0.0.1"}
-    if tok:
-        headers["Authorization"] = "Bearer " + (token if tok == "good" else "not.a.token")
-    data = (body or "").encode()
-    environ = EnvironBuilder(path=path, method=method, headers=headers, data=data).get_environ()
+    if s.token:
+        headers["Authorization"] = "Bearer " + (token if s.token == "good" else "not.a.token")
+    data = (s.body or "").encode()
+    environ = EnvironBuilder(path=s.path, method=s.method, headers=headers,
+                             data=data).get_environ()
     return environ, data
 
 
@@ -110,7 +108,7 @@ def main() -> int:
             environ, data = environ_for(scenario, token)
             n = 50 if key == "login" else args.n
             o, f = per_request_us([ours, floor], environ, data, n)
-            print(f"{scenario[0]:26} {o:9.0f} {f:9.0f} {o / f:10.2f}  "
+            print(f"{scenario.label:26} {o:9.0f} {f:9.0f} {o / f:10.2f}  "
                   f"{call(ours, environ, data)} / {call(floor, environ, data)}")
     return 0
 
