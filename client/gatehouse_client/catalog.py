@@ -1,12 +1,15 @@
-"""The codes this client knows: a static copy of the server's catalog.
+"""The codes and reasons this client knows: a static copy of the server's catalog.
 
-Kept in step with the server by the server's test suite
-(tests/client/test_catalog_sync.py), so the two cannot drift.
+The server's test suite (tests/client/test_catalog_sync.py) checks this copy
+against the server's catalog (api/errors/catalog.py), so the two cannot drift:
+a code, status, title, retry policy or reason added or changed on one side
+fails that test until the other side follows.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
+# retry policies, as the server's catalog names them
 NEVER, BACKOFF, RETRY_AFTER, ONCE = "never", "backoff", "retry_after", "once"
 
 
@@ -27,10 +30,72 @@ CODES: dict[int, Code] = {
     500: Code(500, "Unknown Error", ONCE),
 }
 
-# 99 reasons after which the user must log in again (or stop: blocked)
-LOGOUT_REASONS = frozenset({
-    "auth.account.blocked", "auth.account.deleted", "auth.token.revoked",
-    "auth.token.2fa_mismatch", "auth.refresh.invalid", "auth.refresh.reused",
-    "auth.token.invalid", "auth.token.malformed",
-})
-REFRESH_REASONS = frozenset({"auth.token.expired"})
+# An error with a code this client does not know is retried by its HTTP status.
+STATUS_RETRY: dict[int, str] = {429: RETRY_AFTER, 500: ONCE, 502: BACKOFF, 503: BACKOFF,
+                                504: BACKOFF}
+
+# Every reason the server sends, and the code it comes with.
+REASONS: dict[str, int] = {
+    "request.route.not_found": 10,
+    "request.method.not_allowed": 10,
+    "user.fetch.not_found": 21,
+    "auth.login.unknown_user": 21,
+    "auth.password.mismatch": 22,
+    "auth.login.invalid_credentials": 22,
+    "database.transaction.failed": 77,
+    "database.query.timeout": 77,
+    "database.connection.unavailable": 77,
+    "request.param.invalid": 88,
+    "request.body.invalid_json": 88,
+    "request.body.not_object": 88,
+    "request.body.unsupported_media_type": 88,
+    "request.body.too_large": 88,
+    "request.body.bad_request": 88,
+    "request.query.invalid_cursor": 88,
+    "user.username.taken": 88,
+    "user.email.taken": 88,
+    "auth.totp.invalid": 88,
+    "auth.totp.replayed": 88,
+    "auth.totp.not_pending": 88,
+    "auth.totp.already_enabled": 88,
+    "auth.totp.not_enabled": 88,
+    "auth.token.missing": 99,
+    "auth.token.malformed": 99,
+    "auth.token.invalid": 99,
+    "auth.token.expired": 99,
+    "auth.token.revoked": 99,
+    "auth.token.wrong_type": 99,
+    "auth.token.2fa_mismatch": 99,
+    "auth.account.blocked": 99,
+    "auth.account.deleted": 99,
+    "auth.refresh.invalid": 99,
+    "auth.refresh.reused": 99,
+    "auth.challenge.invalid": 99,
+    "auth.challenge.exhausted": 99,
+    "auth.permission.admin_required": 99,
+    "request.rate.limited": 429,
+    "server.internal.error": 500,
+}
+
+# What the catalog's hints tell a client to do on each 99 reason.
+REFRESH = "refresh"      # refresh the token pair once, then resend
+LOGOUT = "logout"        # the held tokens are dead: clear them, log in again
+LOGIN = "login"          # no session to clear: (re)start the login
+FORBIDDEN = "forbidden"  # the session is fine; this user may not do this
+
+AUTH_ACTIONS: dict[str, str] = {
+    "auth.token.missing": LOGIN,
+    "auth.token.malformed": LOGOUT,
+    "auth.token.invalid": LOGOUT,
+    "auth.token.expired": REFRESH,
+    "auth.token.revoked": LOGOUT,
+    "auth.token.wrong_type": LOGIN,
+    "auth.token.2fa_mismatch": LOGOUT,
+    "auth.account.blocked": LOGOUT,
+    "auth.account.deleted": LOGOUT,
+    "auth.refresh.invalid": LOGOUT,
+    "auth.refresh.reused": LOGOUT,
+    "auth.challenge.invalid": LOGIN,
+    "auth.challenge.exhausted": LOGIN,
+    "auth.permission.admin_required": FORBIDDEN,
+}

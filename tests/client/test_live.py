@@ -1,186 +1,230 @@
-"""The client against a real server (gunicorn on loopback): every catalog code, 2FA, refresh."""
+"""The client against a real server (gunicorn on loopback): every endpoint, 10/21/22/88/99."""
 from __future__ import annotations
 
-import subprocess
 import time
-from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import jwt
-import pyotp
 import pytest
 
-from tests.server import BIN, ROOT, Gunicorn, migrate, running, server_env
+from gatehouse_client import (
+    AuthRequired, GatehouseClient, InvalidParameter, NotSupported, PasswordNotMatch,
+    UserNotExists)
+from tests.client.live import JWT_SECRET, PASSWORD, Recorder, Server, flask, signup, unique
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "client-password-1"
-SECRET = "c" * 48
+
+def forge(token: str, key: str = JWT_SECRET, **claims: Any) -> str:
+    """The same access token with some claims changed, signed with `key`."""
+    prefix = "2f." if token.startswith("2f.") else ""
+    body = jwt.decode(token[len(prefix):], options={"verify_signature": False})
+    body.update(claims)
+    return prefix + jwt.encode(body, key, algorithm="HS256")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
-    db = tmp_path_factory.mktemp("client") / "c.db"
-    env = server_env(f"sqlite:///{db}", SECRET_KEY=SECRET)
-    migrate(env)
-    yield from running(env, workers=2)
+def test_account_lifecycle(gate: GatehouseClient, other: GatehouseClient, sleeps: Recorder,
+                           admin: tuple[str, str]) -> None:
+    assert gate.health() == {"status": "ok", "database": "ok"}
+    assert gate.health(ready=False) == {"status": "ok"}
+    name = unique("life")
+    user = gate.register(name, f"{name}@example.com", PASSWORD)
+    assert user["username"] == name and "password" not in str(user)
+    tokens = gate.login(name, PASSWORD)
+    assert isinstance(tokens, dict) and tokens["token_type"] == "Bearer"
+    assert gate.access_token == tokens["access_token"] and not gate.access_token.startswith("2f.")
 
+    me = gate.me()
+    assert (me["id"], me["username"], me["two_factor_enabled"]) == (user["id"], name, False)
+    changed = gate.update_me(display_name="Life", email=f"new-{name}@example.com")
+    assert (changed["display_name"], changed["email"]) == ("Life", f"new-{name}@example.com")
+    assert gate.get_user(me["id"]) == {"id": me["id"], "username": name,
+                                       "display_name": "Life", "created_at": me["created_at"]}
 
-@pytest.fixture
-def client(server: Gunicorn) -> Iterator[object]:
-    from gatehouse_client import GatehouseClient
+    old_access, old_refresh = gate.access_token, gate.refresh_token
+    gate.refresh()
+    assert gate.refresh_token != old_refresh and gate.access_token != old_access
+    assert gate.me()["id"] == me["id"]
 
-    sleeps: list[float] = []
-    with GatehouseClient(server.url, sleep=sleeps.append) as c:
-        c.sleeps = sleeps  # type: ignore[attr-defined]
-        yield c
+    codes = [e["code"] for e in gate.error_catalog()]
+    assert codes == [10, 21, 22, 77, 88, 99, 429, 500]
 
+    # a password change revokes every other session: the other device must log in again
+    other.login(name, PASSWORD)
+    assert gate.change_password(PASSWORD, PASSWORD + "2") == {
+        "password_changed": True, "revoked_sessions": 1}
+    with pytest.raises(AuthRequired) as info:
+        other.me()
+    assert info.value.reason == "auth.token.revoked" and info.value.should_logout
+    assert other.tokens is None  # cleared, as the catalog's hint says
+    assert gate.me()["id"] == me["id"]  # this session survives
 
-def _signup(client: object, name: str) -> None:
-    client.register(name, f"{name}@example.com", PASSWORD)
-    client.login(name, PASSWORD)
+    spent = gate.access_token
+    gate.logout()
+    assert gate.tokens is None
+    gate.access_token = spent
+    with pytest.raises(AuthRequired) as info:
+        gate.me()
+    assert info.value.reason == "auth.token.revoked"
 
-
-def test_happy_path(client: object) -> None:
-    _signup(client, "alice")
-    me = client.me()
-    assert me["username"] == "alice"
-    assert client.update_me(display_name="Alice")["display_name"] == "Alice"
-    assert client.get_user(me["id"]) == {"id": me["id"], "username": "alice",
-                                         "display_name": "Alice",
-                                         "created_at": me["created_at"]}
-    old = client.refresh_token
-    client.refresh()
-    assert client.refresh_token != old
-    assert client.health()["database"] == "ok"
-    assert [e["code"] for e in client.error_catalog()] == [10, 21, 22, 77, 88, 99, 429, 500]
-    client.change_password(PASSWORD, PASSWORD + "x")
-    client.logout()
-    assert client.access_token is None
-
-
-def test_10_21_22_88(client: object) -> None:
-    from gatehouse_client import InvalidParameter, NotSupported, PasswordNotMatch, UserNotExists
-
-    with pytest.raises(NotSupported) as info:
-        client.request("GET", "/no/such/path")
-    assert (info.value.status, info.value.reason) == (404, "request.route.not_found")
-    assert client.sleeps == []  # never retried
+    gate.login(name, PASSWORD + "2")
+    doomed = gate.access_token
+    gate.delete_me(PASSWORD + "2")
+    assert gate.tokens is None
+    gate.access_token = doomed
+    with pytest.raises(AuthRequired) as info:
+        gate.me()
+    assert info.value.reason == "auth.account.deleted" and info.value.should_logout
+    gate.login(*admin)
     with pytest.raises(UserNotExists):
-        client.login("nobody-here", PASSWORD)
-    _signup(client, "bob")
+        gate.get_user(me["id"])
+    assert sleeps == []  # nothing here is retried
+
+
+def test_10_not_supported(gate: GatehouseClient, sleeps: Recorder) -> None:
+    with pytest.raises(NotSupported) as info:
+        gate.request("GET", "/v1/no/such/path")
+    assert (info.value.status, info.value.code, info.value.message) == (404, 10, "Not Supported")
+    assert info.value.reason == "request.route.not_found" and info.value.request_id
+    with pytest.raises(NotSupported) as info:
+        gate.request("PUT", "/v1/users/me", {})  # PUT is idempotent, yet a 10 is final
+    assert info.value.reason == "request.method.not_allowed"
+    assert sleeps == []
+
+
+def test_21_user_not_exists(gate: GatehouseClient) -> None:
     with pytest.raises(UserNotExists) as info:
-        client.get_user(987654)
+        gate.login(unique("nobody"), PASSWORD)
+    assert (info.value.status, info.value.reason) == (404, "auth.login.unknown_user")
+    signup(gate, "seeker")
+    with pytest.raises(UserNotExists) as info:
+        gate.get_user(987654321)
     assert info.value.reason == "user.fetch.not_found"
+
+
+def test_22_password_not_match(gate: GatehouseClient) -> None:
+    name = signup(gate, "forgetful")["username"]
     with pytest.raises(PasswordNotMatch) as info:
-        client.login("bob", "wrong-password")
-    assert info.value.code == 22 and info.value.request_id
+        gate.login(name, "wrong-password")
+    assert (info.value.status, info.value.code, info.value.reason) == (
+        400, 22, "auth.password.mismatch")
+    with pytest.raises(PasswordNotMatch):
+        gate.change_password("wrong-password", PASSWORD + "x")
+    with pytest.raises(PasswordNotMatch):
+        gate.delete_me("wrong-password")
+    assert gate.me()["username"] == name  # nothing changed, still logged in
+
+
+def test_88_invalid_parameter(gate: GatehouseClient, sleeps: Recorder) -> None:
     with pytest.raises(InvalidParameter) as info:
-        client.register("x", "not-an-email", "short")
+        gate.register("x", "not-an-email", "short")
     assert set(info.value.fields) == {"username", "email", "password"}
-    assert client.sleeps == []
+    assert info.value.reason == "request.param.invalid" and info.value.status == 400
 
-
-def test_99_reasons_and_blocked(server: Gunicorn, client: object) -> None:
-    from gatehouse_client import AuthRequired
-
-    with pytest.raises(AuthRequired) as info:
-        client.me()
-    assert info.value.reason == "auth.token.missing"
-    _signup(client, "carol")
-    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "users", "block", "carol"],
-                   cwd=ROOT, env=server.env, check=True, capture_output=True, timeout=60)
-    with pytest.raises(AuthRequired) as info:
-        client.me()
-    assert info.value.account_blocked and info.value.should_logout
-    assert not info.value.should_refresh
-
-
-def test_expired_token_is_refreshed_once(client: object) -> None:
-    _signup(client, "dave")
-    claims = jwt.decode(client.access_token, options={"verify_signature": False})
-    claims.update(exp=int(time.time()) - 10, iat=int(time.time()) - 100,
-                  nbf=int(time.time()) - 100)
-    client.access_token = jwt.encode(claims, SECRET, algorithm="HS256")
-    before = client.refresh_token
-    assert client.me()["username"] == "dave"  # refreshed transparently
-    assert client.refresh_token != before
-
-
-def test_expired_token_with_spent_refresh_fails_cleanly(client: object) -> None:
-    from gatehouse_client import AuthRequired
-
-    _signup(client, "erin")
-    spent = client.refresh_token
-    client.refresh()
-    client.refresh_token = spent  # a stolen copy: reuse revokes the session
-    claims = jwt.decode(client.access_token, options={"verify_signature": False})
-    claims.update(exp=int(time.time()) - 10)
-    client.access_token = jwt.encode(claims, SECRET, algorithm="HS256")
-    with pytest.raises(AuthRequired) as info:
-        client.me()
-    assert info.value.reason == "auth.refresh.reused" and info.value.should_logout
-    assert client.access_token is None and client.refresh_token is None
-
-
-def test_admin_listing_walks_pages(server: Gunicorn, client: object) -> None:
-    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "users", "create", "boss",
-                    "boss@example.com", "--password", PASSWORD, "--admin"],
-                   cwd=ROOT, env=server.env, check=True, capture_output=True, timeout=60)
-    client.login("boss", PASSWORD)
-    users = list(client.iter_users(page_size=2))
-    names = [u["username"] for u in users]
-    assert "boss" in names and len(names) == len(set(names)) >= 3
-
-
-def test_two_factor_flow(client: object) -> None:
-    from gatehouse_client import InvalidParameter, TwoFactorChallenge
-
-    _signup(client, "frank")
-    secret = client.setup_2fa()["secret"]
-    totp = pyotp.TOTP(secret)
-    codes = client.enable_2fa(totp.now())
-    assert len(codes) == 10 and client.access_token.startswith("2f.")
-    assert client.me()["two_factor_enabled"] is True
-    challenge = client.login("frank", PASSWORD)
-    assert isinstance(challenge, TwoFactorChallenge)
-    challenge.complete(codes[0])
-    assert client.access_token.startswith("2f.") and client.me()["username"] == "frank"
+    user = signup(gate, "dup")
     with pytest.raises(InvalidParameter) as info:
-        client.login("frank", PASSWORD).complete(codes[0])  # recovery codes are single-use
-    assert info.value.reason == "auth.totp.invalid"
-    # the next step's code is inside the ±1 step window and not yet used
-    client.login("frank", PASSWORD).complete(totp.at(time.time() + 30))
-    assert client.me()["username"] == "frank"
+        gate.register(user["username"], f"other-{user['email']}", PASSWORD)
+    assert info.value.reason == "user.username.taken" and set(info.value.fields) == {"username"}
+    with pytest.raises(InvalidParameter) as info:
+        gate.register(unique("dup"), user["email"], PASSWORD)
+    assert info.value.reason == "user.email.taken"
+
+    with pytest.raises(InvalidParameter) as info:
+        gate.update_me(nickname="nope")  # unknown fields are rejected
+    assert "nickname" in info.value.fields
+    with pytest.raises(InvalidParameter) as info:
+        gate.request("POST", "/v1/auth/login", ["not", "an", "object"], auth=False)
+    assert info.value.reason == "request.body.not_object"
+    with pytest.raises(InvalidParameter) as info:
+        gate.enable_2fa("123456")
+    assert info.value.reason == "auth.totp.not_pending"
+    assert sleeps == []
 
 
-def test_77_is_retried_with_backoff(tmp_path: Path) -> None:
-    from gatehouse_client import DatabaseRollback, GatehouseClient
+def test_99_reasons(server: Server, gate: GatehouseClient, other: GatehouseClient) -> None:
+    def reason_of(client: GatehouseClient) -> AuthRequired:
+        with pytest.raises(AuthRequired) as info:
+            client.me()
+        assert (info.value.status, info.value.code) == (401, 99)
+        return info.value
 
-    env = server_env(f"sqlite:///{tmp_path}/missing/db.sqlite")
-    for srv in running(env, workers=1):
-        sleeps: list[float] = []
-        with GatehouseClient(srv.url, sleep=sleeps.append, max_retries=3,
-                             rng=lambda: 1.0) as c:
-            with pytest.raises(DatabaseRollback) as info:
-                c.health()
-        assert info.value.reason == "database.connection.unavailable"
-        assert sleeps == [0.5, 1.0, 2.0]  # three retries, doubling
+    error = reason_of(gate)
+    assert error.reason == "auth.token.missing" and error.should_login
+    assert not error.should_logout
+
+    name = signup(gate, "nine")["username"]
+    good = gate.access_token
+    for token, reason in [("not-a-jwt", "auth.token.malformed"),
+                          (forge(good, key="k" * 48), "auth.token.invalid"),
+                          ("2f." + good, "auth.token.2fa_mismatch")]:
+        other.access_token = token
+        error = reason_of(other)
+        assert error.reason == reason and error.should_logout, reason
+        assert other.access_token is None
+
+    other.refresh_token = "not-a-refresh-token"
+    with pytest.raises(AuthRequired) as info:
+        other.refresh()
+    assert info.value.reason == "auth.refresh.invalid" and other.tokens is None
+
+    # a refresh token used twice: a copy leaked, the whole session is revoked
+    spent = gate.refresh_token
+    gate.refresh()
+    other.refresh_token = spent
+    with pytest.raises(AuthRequired) as info:
+        other.refresh()
+    assert info.value.reason == "auth.refresh.reused" and info.value.should_logout
+    error = reason_of(gate)
+    assert error.reason == "auth.token.revoked" and gate.tokens is None
+
+    gate.login(name, PASSWORD)
+    with pytest.raises(AuthRequired) as info:
+        list(gate.list_users())
+    assert info.value.reason == "auth.permission.admin_required" and info.value.forbidden
+    assert gate.tokens is not None  # not an admin, but still logged in
+
+    with pytest.raises(AuthRequired) as info:
+        gate.verify_2fa("not-a-challenge", "123456")
+    assert info.value.reason == "auth.challenge.invalid" and info.value.should_login
+
+    # blocked by an admin from the CLI, against the same database
+    other.login(name, PASSWORD)
+    flask(server.env, "users", "block", name)
+    error = reason_of(gate)
+    assert error.reason == "auth.account.blocked" and error.account_blocked
+    assert error.should_logout and not error.should_refresh and gate.tokens is None
+    with pytest.raises(AuthRequired) as info:
+        gate.login(name, PASSWORD)
+    assert info.value.account_blocked
+    # an expired token of a blocked account: the refresh says "blocked" too
+    other.access_token = forge(other.access_token, exp=int(time.time()) - 5)
+    error = reason_of(other)
+    assert error.account_blocked and other.tokens is None
 
 
-def test_429_carries_retry_after(tmp_path: Path) -> None:
-    from gatehouse_client import GatehouseClient, TooManyRequests
+def test_expired_token_is_refreshed_transparently(gate: GatehouseClient,
+                                                  sleeps: Recorder) -> None:
+    name = signup(gate, "late")["username"]
+    now = int(time.time())
+    gate.access_token = forge(gate.access_token, iat=now - 100, nbf=now - 100, exp=now - 10)
+    before = gate.refresh_token
+    assert gate.me()["username"] == name
+    assert gate.refresh_token != before and sleeps == []
+    assert jwt.decode(gate.access_token, options={"verify_signature": False})["exp"] > now
 
-    env = server_env(f"sqlite:///{tmp_path}/rl.db", RATELIMIT_ENABLED="true",
-                     RATELIMIT_LOGIN="2 per minute")
-    migrate(env)
-    for srv in running(env, workers=1):
-        sleeps: list[float] = []
-        with GatehouseClient(srv.url, sleep=sleeps.append) as c:
-            for _ in range(2):
-                with pytest.raises(Exception):
-                    c.login("ghost", PASSWORD)
-            with pytest.raises(TooManyRequests) as info:
-                c.login("ghost", PASSWORD)
-        assert info.value.retry_after and info.value.retry_after >= 1
-        assert sleeps == []  # a login is a POST: not retried unless the caller opts in
+
+def test_admin_walks_every_page(gate: GatehouseClient, other: GatehouseClient,
+                                admin: tuple[str, str]) -> None:
+    for _ in range(3):
+        name = unique("member")
+        other.register(name, f"{name}@example.com", PASSWORD)
+    gate.login(*admin)
+    everyone = list(gate.list_users(page_size=2))
+    ids = [u["id"] for u in everyone]
+    assert len(ids) == len(set(ids)) >= 4 and ids == sorted(ids)
+    assert ids == [u["id"] for u in gate.list_users(page_size=100)]
+    page = gate.users_page(limit=2)
+    assert len(page["data"]) == 2 and page["pagination"]["next_cursor"]
+    with pytest.raises(InvalidParameter) as info:
+        gate.users_page(cursor="not-a-cursor")
+    assert info.value.reason == "request.query.invalid_cursor"
