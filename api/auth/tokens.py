@@ -23,7 +23,7 @@ from typing import Any
 
 import jwt
 from flask import Flask, current_app, request
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Row, and_, bindparam, select
 
 from api.errors.exceptions import UnauthorizedError
 from api.extensions import db
@@ -137,18 +137,29 @@ class SessionRef:
     two_factor: bool
 
 
-# built once: the user and (if it is theirs) the session's state, one round trip
+_users = User.__table__
+_sessions = AuthSession.__table__
+
+# What a request may read of its caller: never the password hash or the TOTP
+# secrets. Views that change the account load the entity (current_user()).
+CALLER_COLUMNS = (_users.c.id, _users.c.username, _users.c.display_name, _users.c.email,
+                  _users.c.is_admin, _users.c.is_blocked, _users.c.totp_enabled,
+                  _users.c.created_at, _users.c.updated_at)
+
+# built once: the caller and (if it is theirs) the session's state, one round
+# trip, as plain columns (a Core select: no ORM entity to build per request)
 _AUTH_QUERY = (
-    select(User, AuthSession.id, AuthSession.two_factor, AuthSession.revoked_at,
-           AuthSession.expires_at)
-    .outerjoin(AuthSession, and_(AuthSession.id == bindparam("sid"),
-                                 AuthSession.user_id == User.id))
-    .where(User.id == bindparam("uid"))
+    select(*CALLER_COLUMNS, _sessions.c.id.label("sid"), _sessions.c.two_factor,
+           _sessions.c.revoked_at, _sessions.c.expires_at)
+    .select_from(_users.outerjoin(_sessions, and_(_sessions.c.id == bindparam("sid"),
+                                                  _sessions.c.user_id == _users.c.id)))
+    .where(_users.c.id == bindparam("uid"))
 )
 
 
-def authenticate(raw: str) -> tuple[User, SessionRef]:
-    """The user and session behind an access token: one database query."""
+def authenticate(raw: str) -> tuple[Row, SessionRef]:
+    """The caller (a row of CALLER_COLUMNS) and session behind an access
+    token: one database query."""
     prefixed = raw.startswith(TFA_PREFIX)
     claims = decode_jwt(raw[len(TFA_PREFIX):] if prefixed else raw, ACCESS)
     if prefixed != claims["tfa"]:
@@ -160,18 +171,17 @@ def authenticate(raw: str) -> tuple[User, SessionRef]:
     row = db.session.execute(_AUTH_QUERY, {"uid": user_id, "sid": claims["sid"]}).first()
     if row is None:
         raise UnauthorizedError(reason="auth.account.deleted")
-    user, sid, two_factor, revoked_at, expires_at = row
-    if user.is_blocked:
+    if row.is_blocked:
         raise UnauthorizedError(reason="auth.account.blocked")
     # 2FA turned on or off since the token was issued: say so, even though
     # that change also revoked the session
-    if claims["tfa"] != user.totp_enabled:
+    if claims["tfa"] != row.totp_enabled:
         raise UnauthorizedError(reason="auth.token.2fa_mismatch")
-    if sid is None or revoked_at is not None or expires_at <= utcnow():
+    if row.sid is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise UnauthorizedError(reason="auth.token.revoked")
-    if two_factor != claims["tfa"]:
+    if row.two_factor != claims["tfa"]:
         raise UnauthorizedError(reason="auth.token.2fa_mismatch")
-    return user, SessionRef(sid, two_factor)
+    return row, SessionRef(row.sid, row.two_factor)
 
 
 # --- refresh tokens ----------------------------------------------------------

@@ -5,7 +5,7 @@ import base64
 import binascii
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 
 from api.auth.passwords import passwords
 from api.errors.exceptions import (
@@ -16,6 +16,7 @@ from api.users.models import AuthSession, User, utcnow
 
 
 MAX_ID = 2**63 - 1
+PUBLIC_COLUMNS = ("id", "username", "display_name", "created_at")
 
 
 def parse_id(text: str) -> int | None:
@@ -64,6 +65,18 @@ def get_user(user_id: int) -> User:
     if user is None:
         raise UserNotExistsError(reason="user.fetch.not_found")
     return user
+
+
+_PROFILE_QUERY = select(*(User.__table__.c[name] for name in PUBLIC_COLUMNS)).where(
+    User.__table__.c.id == bindparam("id"))
+
+
+def get_profile(user_id: int) -> Row:
+    """A user's public columns only (a Core select: no entity, no hash loaded)."""
+    row = db.session.execute(_PROFILE_QUERY, {"id": user_id}).first()
+    if row is None:
+        raise UserNotExistsError(reason="user.fetch.not_found")
+    return row
 
 
 def find_user(identifier: str) -> User:

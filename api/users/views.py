@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from api.auth.decorators import admin_required, auth_required, current_user
+from api.auth.decorators import admin_required, auth_required, current_caller, current_user
 from api.errors.exceptions import InvalidParameterError
 from api.http import load_body, load_query, ok
 from api.users import service
@@ -20,7 +20,7 @@ bp = Blueprint("users", __name__, url_prefix="/v1/users")
 @auth_required
 def get_me() -> Response:
     """Your own account."""
-    return ok(own_user.dump(current_user()))
+    return ok(own_user.dump(current_caller()._mapping))
 
 
 @bp.patch("/me")
@@ -52,7 +52,7 @@ def get_user(user_id: str) -> Response:
         raise InvalidParameterError("id must be a non-negative integer.",
                                     reason="request.param.invalid",
                                     fields={"id": ["Not a valid integer."]})
-    return ok(public_user.dump(service.get_user(parsed)))
+    return ok(public_user.dump(service.get_profile(parsed)._mapping))
 
 
 @bp.get("")

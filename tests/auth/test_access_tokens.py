@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 import warnings
+from types import SimpleNamespace
 
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
@@ -230,6 +231,8 @@ def test_authenticated_request_costs_one_query(client, app, ada):
                if s.split()[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK")]
     assert len(queries) == 1, statements
     assert "users" in queries[0] and "auth_sessions" in queries[0]
+    # a read never loads the caller's secrets
+    assert "password_hash" not in queries[0] and "totp_secret" not in queries[0]
 
 
 def test_rejected_token_costs_no_query(client, app, ada):
@@ -255,3 +258,21 @@ def test_two_accounts_see_only_themselves(client):
 
     assert assert_ok(client.get(URL, headers=bearer(ada.access_token)))["id"] == ada.id
     assert assert_ok(client.get(URL, headers=bearer(bob.access_token)))["id"] == bob.id
+
+
+def test_an_account_deleted_after_the_token_check_is_99(app, ada):
+    """current_user() loads the entity for a changing view; the account may be
+    gone by then (deleted by a concurrent request)."""
+    from flask import g
+
+    from api.auth.decorators import current_user
+    from api.errors.exceptions import UnauthorizedError
+
+    with app.test_request_context():
+        g.caller = SimpleNamespace(id=ada.id + 1000)
+        with pytest.raises(UnauthorizedError) as caught:
+            current_user()
+        assert caught.value.reason == "auth.account.deleted"
+        g.caller = SimpleNamespace(id=ada.id)
+        assert current_user().username == "ada"
+        assert current_user() is g.user  # loaded once per request

@@ -152,3 +152,17 @@ def test_a_blocked_admin_cannot_list(client, runner, root):
     runner.invoke(args=["users", "block", "root"])
 
     assert_error(client.get("/v1/users", headers=root), 99, "auth.account.blocked")
+
+
+def test_read_queries_select_what_the_schemas_dump():
+    """The hot reads select columns, not entities: they must still cover
+    every field the response schemas write (and, for profiles, no more)."""
+    from api.auth.tokens import CALLER_COLUMNS
+    from api.users.schemas import PublicUserSchema, UserSchema
+    from api.users.service import PUBLIC_COLUMNS
+
+    def attributes(schema):
+        return {f.attribute or name for name, f in schema().fields.items()}
+
+    assert set(PUBLIC_COLUMNS) == attributes(PublicUserSchema) == PUBLIC_FIELDS
+    assert attributes(UserSchema) <= {c.name for c in CALLER_COLUMNS}
