@@ -80,10 +80,14 @@ def wants_problem_json() -> bool:
         and "application/problem+json" in accept.values()
 
 
+# built once (json.dumps with any option builds an encoder on every call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def json_response(body: Mapping[str, Any], status: int = 200,
                   mimetype: str = "application/json",
                   headers: Mapping[str, str] | None = None) -> Response:
-    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    payload = _ENCODER.encode(body)
     return current_app.response_class(payload + "\n", status=status,
                                       mimetype=mimetype, headers=headers)
 
@@ -100,15 +104,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# built once (json.loads with an option builds a decoder on every call)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _raw_body() -> bytes:
     data = request.get_data(cache=True)
-    limit = request.max_content_length
     # A body without Content-Length (chunked) is cut at the limit by werkzeug,
     # which returns what it read without an error; a byte left unread means
-    # the body was larger than the limit.
-    if (limit is not None and request.content_length is None and len(data) >= limit
-            and request.input_stream.read(1)):
-        raise InvalidParameterError(reason="request.body.too_large")
+    # the body was larger than the limit. (With a Content-Length, werkzeug
+    # itself rejects a body over the limit: a 413, which becomes an 88.)
+    if data and request.content_length is None:
+        limit = request.max_content_length
+        if limit is not None and len(data) >= limit and request.input_stream.read(1):
+            raise InvalidParameterError(reason="request.body.too_large")
     return data
 
 
@@ -120,7 +129,8 @@ def json_body() -> dict[str, Any]:
     if not request.is_json:
         raise InvalidParameterError(reason="request.body.unsupported_media_type")
     try:
-        body = json.loads(data, parse_constant=_reject_constant)
+        # what json.loads does with bytes: UTF-8, -16 or -32, by their signature
+        body = _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
     except (ValueError, UnicodeDecodeError):
         raise InvalidParameterError(reason="request.body.invalid_json") from None
     if not isinstance(body, dict):

@@ -154,6 +154,32 @@ class Server:
                 self.proc.wait(timeout=10)
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # fields from 3 (state) on
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds used so far by a gunicorn master and all its workers, the
+    recycled ones included (reaped workers' time is in the master's cutime)."""
+    fields = _stat(pid)
+    if fields is None:
+        return float("nan")
+    total = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            child = _stat(int(entry.name))
+            if child is not None and child[1] == str(pid):
+                total += int(child[11]) + int(child[12])
+    return total / _TICK
+
+
 def check_answers(servers: dict[str, Server], tokens: dict[str, str]) -> None:
     """Both apps answer every scenario with the status it is meant to measure."""
     for s in SCENARIOS:
@@ -182,16 +208,19 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, s: Scenario, token: str | None, seconds: float, connections: int,
+def run_wrk(server: Server, s: Scenario, token: str | None, seconds: int, connections: int,
             threads: int) -> dict:
     env = {**os.environ, "BENCH_METHOD": s.method, "BENCH_BODY": s.body or "",
            "BENCH_TOKEN": token or ""}
+    url = server.url
+    cpu_before = server_cpu(server.proc.pid)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
          "--latency", "-s", str(LUA), url + s.path],
         capture_output=True, text=True, check=True, env=env, timeout=seconds + 60).stdout
     if "Latency Distribution" not in out:
         raise RuntimeError("wrk printed no latencies:\n" + out)
+    cpu = server_cpu(server.proc.pid) - cpu_before
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
@@ -204,6 +233,8 @@ def run_wrk(url: str, s: Scenario, token: str | None, seconds: float, connection
             "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
             "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
             "requests": requests, "wrong": wrong,
+            # server CPU per request: what a busy machine cannot blur much
+            "cpu_us": cpu * 1e6 / requests if requests else float("nan"),
             "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0}
 
 
@@ -234,6 +265,9 @@ def gunicorn_overrides(args: argparse.Namespace) -> dict[str, str]:
         extra["GUNICORN_WORKER_CLASS"] = args.worker_class
     if args.gunicorn_threads:
         extra["GUNICORN_THREADS"] = str(args.gunicorn_threads)
+    for item in args.env:
+        key, _, value = item.partition("=")
+        extra[key] = value
     return extra
 
 
@@ -249,9 +283,11 @@ def gunicorn_settings(extra: dict[str, str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="1 round of 1 s per scenario")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=4, help="per round, app and scenario")
-    parser.add_argument("--warmup", type=float, default=1, help="seconds per app and scenario")
+    # many short rounds: on a shared machine a slow spell then spoils a few
+    # pairs, which the median over pairs sets aside
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=2, help="per round, app and scenario")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds per app and scenario")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--login-connections", type=int, default=4)
     parser.add_argument("--wrk-threads", type=int, default=1)
@@ -259,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY for both apps")
     parser.add_argument("--worker-class", choices=("sync", "gthread"))
     parser.add_argument("--gunicorn-threads", type=int, help="GUNICORN_THREADS")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="another setting for both apps (e.g. GUNICORN_MAX_REQUESTS=0)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -287,13 +325,13 @@ def main(argv: list[str] | None = None) -> int:
                 conns = args.login_connections if s.key == "login" else args.connections
                 if args.warmup:
                     for who in APPS:
-                        run_wrk(servers[who].url, s, tokens.get(s.token), args.warmup, conns,
+                        run_wrk(servers[who], s, tokens.get(s.token), args.warmup, conns,
                                 args.wrk_threads)
                 for round_no in range(args.rounds):
                     order = ("ours", "floor") if round_no % 2 == 0 else ("floor", "ours")
                     for who in order:
                         results[s.key][who].append(run_wrk(
-                            servers[who].url, s, tokens.get(s.token), args.seconds, conns,
+                            servers[who], s, tokens.get(s.token), args.seconds, conns,
                             args.wrk_threads))
         finally:
             for server in servers.values():
@@ -324,8 +362,9 @@ def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
           f"(login -c{args.login_connections}); {args.rounds} round(s) x {args.seconds:g} s "
           f"per app, alternating; medians over rounds")
     print()
-    head = (f"{'scenario':22} {'ours rps':>9} {'floor rps':>9} {'ratio':>6} "
-            f"{'ours p50':>9} {'floor p50':>9} {'ours p99':>9} {'floor p99':>9} {'p99 x':>6}")
+    head = (f"{'scenario':20} {'ours rps':>8} {'floor rps':>9} {'ratio':>5} "
+            f"{'ours p50':>9} {'floor p50':>9} {'ours p99':>9} {'floor p99':>9} {'p99 x':>5} "
+            f"{'CPU/req ours':>12} {'floor':>6} {'ratio':>5}")
     print(head)
     print("-" * len(head))
     summary: dict[str, dict] = {}
@@ -342,13 +381,18 @@ def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
             "ours_p99": _median([r["p99"] for r in ours]),
             "floor_p99": _median([r["p99"] for r in floor]),
             "p99x": _median([_ratio(o["p99"], f["p99"]) for o, f in zip(ours, floor)]),
+            "ours_cpu_us": _median([r["cpu_us"] for r in ours]),
+            "floor_cpu_us": _median([r["cpu_us"] for r in floor]),
+            # floor CPU / ours: the throughput ratio a machine to ourselves would show
+            "cpu_ratio": _median([_ratio(f["cpu_us"], o["cpu_us"]) for o, f in zip(ours, floor)]),
             "wrong": sum(r["wrong"] for r in ours + floor),
             "socket_errors": sum(r["socket_errors"] for r in ours + floor),
         }
         summary[s.key] = row
-        print(f"{s.label:22} {row['ours_rps']:9.0f} {row['floor_rps']:9.0f} {row['ratio']:6.2f} "
+        print(f"{s.label:20} {row['ours_rps']:8.0f} {row['floor_rps']:9.0f} {row['ratio']:5.2f} "
               f"{row['ours_p50']:7.2f}ms {row['floor_p50']:7.2f}ms {row['ours_p99']:7.2f}ms "
-              f"{row['floor_p99']:7.2f}ms {row['p99x']:6.2f}")
+              f"{row['floor_p99']:7.2f}ms {row['p99x']:5.2f} {_cpu(row['ours_cpu_us']):>12} "
+              f"{_cpu(row['floor_cpu_us']):>6} {row['cpu_ratio']:5.2f}")
         if s.key != "login" and not (row["ratio"] >= 0.9 and row["p99x"] <= 1.2):
             missed.append(s.label)
     print()
@@ -372,6 +416,10 @@ def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
           f"{verdict}")
     print(f"({elapsed:.0f} s)")
     return summary
+
+
+def _cpu(us: float) -> str:
+    return f"{us / 1000:.0f}ms" if us >= 10000 else f"{us:.0f}us"
 
 
 def _argon2_params() -> str:

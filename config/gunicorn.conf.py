@@ -2,6 +2,7 @@
 
 Every value can be overridden from the environment (see README).
 """
+import gc
 import http
 import json
 import multiprocessing
@@ -18,15 +19,20 @@ def _int(name: str, default: int) -> int:
 
 bind = os.environ.get("BIND") or (
     f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
+# Measured with bench/ (bench/README.md, "Worker class and count"): of five
+# shapes, none served the scenarios clearly faster than gthread with
+# 2 x cores + 1 workers of 2 threads, which also keeps connections alive and
+# lets a worker waiting on the database serve its other thread. (sync had a
+# lower p99 under saturation; it needs a buffering proxy in front.)
 workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
-# gthread: a worker blocked on the database still serves its other thread.
-# Provisional defaults until bench/ has measured sync vs gthread and the
-# thread count (bench/README.md, "still to do").
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = _int("GUNICORN_THREADS", 2)
-# recycle workers now and then (jitter keeps them from restarting together)
-max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)
+# gunicorn silently runs gthread for "sync" with threads > 1: sync means 1
+threads = _int("GUNICORN_THREADS", 2 if worker_class == "gthread" else 1)
+# Recycle workers now and then (jitter keeps them from restarting together).
+# A restart costs ~0.1 s of CPU, and a worker's memory stays flat (74 MB over
+# 66,000 requests): every 20,000 requests costs under 1 % and still bounds a leak.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
@@ -40,6 +46,16 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # path without the query string, as api/logging.py logs it; %(M)s is milliseconds
 access_log_format = ('%(h)s %(m)s %(U)s %(s)s %(B)s %(M)sms '
                      'request_id=%({x-request-id}o)s')
+
+
+def when_ready(server):  # noqa: ARG001
+    """Before the first fork: move the preloaded app's objects (modules,
+    catalog, schemas, compiled queries) out of the garbage collector's reach.
+    Workers then never scan them in a full collection, nor write to their
+    pages (no copy-on-write), so a worker's collections and its start after
+    a recycle cost what the request objects cost, not the whole heap."""
+    gc.collect()
+    gc.freeze()
 
 
 def post_fork(server, worker):  # noqa: ARG001

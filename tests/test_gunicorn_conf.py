@@ -34,7 +34,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert conf["bind"] == "127.0.0.1:8000"
     assert conf["workers"] == 2 * multiprocessing.cpu_count() + 1
     assert (conf["worker_class"], conf["threads"]) == ("gthread", 2)
-    assert (conf["max_requests"], conf["max_requests_jitter"]) == (1000, 100)
+    assert (conf["max_requests"], conf["max_requests_jitter"]) == (20000, 2000)
     assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 30, 5)
     assert conf["preload_app"] is True
     assert (conf["accesslog"], conf["errorlog"]) == ("-", "-")
@@ -53,6 +53,12 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (conf["workers"], conf["worker_class"], conf["threads"]) == (3, "sync", 4)
     assert conf["forwarded_allow_ips"] == "10.0.0.1,10.0.0.2"
     assert load(monkeypatch, BIND="unix:/run/gh.sock", PORT="9000")["bind"] == "unix:/run/gh.sock"
+
+
+def test_sync_workers_default_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # with threads > 1 gunicorn would quietly run gthread instead
+    conf = load(monkeypatch, GUNICORN_WORKER_CLASS="sync")
+    assert (conf["worker_class"], conf["threads"]) == ("sync", 1)
 
 
 def _written(write: Any, status: int) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -87,3 +93,16 @@ def test_crash_outside_the_app_is_500(monkeypatch: pytest.MonkeyPatch) -> None:
     assert status_line == "HTTP/1.1 500 Internal Server Error"
     assert body["meta"]["code"] == 500 and body["meta"]["reason"] == "server.internal.error"
     assert "secret-path" not in json.dumps(body)  # gunicorn's message echoes the request
+
+
+def test_master_freezes_the_preloaded_heap_before_forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    conf = load(monkeypatch)
+    assert gc.get_freeze_count() == 0
+    try:
+        conf["when_ready"](None)
+        # everything alive now (the preloaded app) is out of the collector's reach
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

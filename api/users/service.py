@@ -60,13 +60,6 @@ def create_user(username: str, email: str, password: str, *,
     return user
 
 
-def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise UserNotExistsError(reason="user.fetch.not_found")
-    return user
-
-
 _PROFILE_QUERY = select(*(User.__table__.c[name] for name in PUBLIC_COLUMNS)).where(
     User.__table__.c.id == bindparam("id"))
 

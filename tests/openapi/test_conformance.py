@@ -217,7 +217,7 @@ def test_database_failure_and_crash_conform(app: Flask, client: FlaskClient, che
     def crash(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(users_service, "get_user", crash)
+    monkeypatch.setattr(users_service, "get_profile", crash)
     check("GET", "/v1/users/{user_id}", client.get("/v1/users/1", headers=auth), 500, 500)
     r = client.get("/v1/users/1", headers={**auth, **PROBLEM})
     check("GET", "/v1/users/{user_id}", r, 500, 500)
