@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from api.auth.limits import drop_limiter_hooks
 from api.auth.passwords import init_passwords
 from api.auth.tokens import init_tokens
 from api.db import engine_options, register_engine_events
@@ -41,6 +42,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     limiter.init_app(app)
+    if not app.config["RATELIMIT_ENABLED"]:
+        drop_limiter_hooks(app)
     init_passwords(app)
     init_tokens(app)
     with app.app_context():

@@ -9,7 +9,7 @@ import json
 from functools import wraps
 from typing import Any, Callable
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_limiter.util import get_remote_address
 
 from api.extensions import limiter
@@ -85,3 +85,17 @@ def limited(limits: list) -> Callable:
         dispatch.rate_limited = True  # type: ignore[attr-defined]  # read by the OpenAPI builder
         return dispatch
     return decorate
+
+
+def _is_limiter_hook(func: Callable) -> bool:
+    # bound methods (before/teardown) and a partial over the limiter (after)
+    return (getattr(func, "__self__", None) is limiter
+            or limiter in getattr(func, "args", ()))
+
+
+def drop_limiter_hooks(app: Flask) -> None:
+    """With limits off, Flask-Limiter's before/after/teardown hooks would only
+    find out on every request that there is nothing to do: remove them."""
+    for hooks in (app.before_request_funcs, app.after_request_funcs,
+                  app.teardown_request_funcs):
+        hooks[None] = [f for f in hooks.get(None, []) if not _is_limiter_hook(f)]

@@ -130,3 +130,27 @@ print(resp.status_code, resp.headers.get("Retry-After"))
     assert out.returncode == 0, out.stderr[-2000:]
     status, retry_after = out.stdout.split()[-2:]
     assert status == "429" and int(retry_after) >= 1
+
+
+def _limiter_hooks(app: Flask) -> int:
+    from api.auth.limits import _is_limiter_hook
+
+    return sum(_is_limiter_hook(f) for hooks in (app.before_request_funcs,
+                                                 app.after_request_funcs,
+                                                 app.teardown_request_funcs)
+               for f in hooks.get(None, []))
+
+
+def test_limits_off_leaves_no_limiter_hooks(limited: Flask) -> None:
+    # Flask-Limiter's three hooks run when limits are on, and only then
+    assert _limiter_hooks(limited) == 3
+    off = make_app()
+    assert _limiter_hooks(off) == 0
+    # the app's own hooks (request id, access log) stay
+    assert len(off.before_request_funcs[None]) == len(off.after_request_funcs[None]) == 1
+    with off.app_context():
+        db.create_all()
+        resp = off.test_client().get("/v1/nope")
+    assert resp.status_code == 404 and resp.headers["X-Request-ID"]
+    with off.app_context():
+        db.drop_all()
