@@ -1,6 +1,6 @@
 """Benchmark Gatehouse against a bare-Flask floor, under gunicorn, with wrk.
 
-    .venv/bin/python bench/run.py            # the full run (about 3 minutes on 2 cores)
+    .venv/bin/python bench/run.py            # the full run (about 4 minutes on 2 cores)
     .venv/bin/python bench/run.py --smoke    # one 1-second round per scenario: does it run?
 
 Both apps are served by config/gunicorn.conf.py with production settings on
