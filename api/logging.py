@@ -40,6 +40,9 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
+    # off under gunicorn, whose access log already writes the line (request id included)
+    log_access = app.config["LOG_ACCESS"]
+
     @app.before_request
     def _start() -> None:
         assign_request_id()
@@ -49,7 +52,7 @@ def register_request_hooks(app: Flask) -> None:
     def _finish(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = request_id()
         # the line is built only when INFO is on (as logging would drop it anyway)
-        if access_log.isEnabledFor(logging.INFO):
+        if log_access and access_log.isEnabledFor(logging.INFO):
             started = g.get("started")
             duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
             access_log.info("%s %s %s %.1fms", request.method, request.path,

@@ -201,6 +201,7 @@ def get_config(name: str | None = None) -> dict[str, Any]:
         ARGON2_PARALLELISM=_int("ARGON2_PARALLELISM", cls.ARGON2_PARALLELISM, 1),
         AUTH_GENERIC_LOGIN_ERRORS=_bool("AUTH_GENERIC_LOGIN_ERRORS", False),
         LOG_LEVEL=_log_level(),
+        LOG_ACCESS=_bool("LOG_ACCESS", True),
         DB_POOL_SIZE=_int("DB_POOL_SIZE", 5, 1),
         DB_MAX_OVERFLOW=_int("DB_MAX_OVERFLOW", 5, 0),
         DB_POOL_RECYCLE=_int("DB_POOL_RECYCLE", 1800, 1),

@@ -41,6 +41,10 @@ keepalive = _int("GUNICORN_KEEPALIVE", 5)
 preload_app = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+if accesslog:
+    # one access line per request: gunicorn's (with the request id), so the
+    # app, loaded after this file, does not write its own (LOG_ACCESS)
+    os.environ.setdefault("LOG_ACCESS", "false")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # path without the query string, as api/logging.py logs it; %(M)s is milliseconds

@@ -16,7 +16,8 @@ STRONG = "k" * 48
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DATABASE_URL", "ACCESS_TOKEN_TTL", "REDIS_URL", "AUTH_GENERIC_LOGIN_ERRORS"):
+    for name in ("DATABASE_URL", "ACCESS_TOKEN_TTL", "REDIS_URL", "AUTH_GENERIC_LOGIN_ERRORS",
+                 "LOG_ACCESS"):
         monkeypatch.delenv(name, raising=False)
     config = get_config("development")
     assert config["SQLALCHEMY_DATABASE_URI"].endswith("instance/gatehouse.db")
@@ -24,6 +25,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config["RATELIMIT_STORAGE_URI"] == "memory://"
     assert config["AUTH_GENERIC_LOGIN_ERRORS"] is False
     assert config["MAX_CONTENT_LENGTH"] == 64 * 1024
+    assert config["LOG_ACCESS"] is True
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,6 +35,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTH_GENERIC_LOGIN_ERRORS", "TRUE")
     monkeypatch.setenv("RATELIMIT_LOGIN", "1 per second")
     monkeypatch.setenv("JWT_SECRET_KEY", "j" * 40)
+    monkeypatch.setenv("LOG_ACCESS", "false")
     config = get_config("development")
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/db"
     assert config["ACCESS_TOKEN_TTL"] == 60
@@ -40,6 +43,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config["AUTH_GENERIC_LOGIN_ERRORS"] is True
     assert config["RATELIMIT_LOGIN"] == "1 per second"
     assert config["JWT_SECRET_KEY"] == "j" * 40
+    assert config["LOG_ACCESS"] is False
 
 
 @pytest.mark.parametrize("name,value", [

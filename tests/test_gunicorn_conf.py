@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import runpy
 import socket
 from typing import Any
@@ -16,7 +17,7 @@ from config import ROOT
 CONF = str(ROOT / "config" / "gunicorn.conf.py")
 _ENV = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS",
         "GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER", "FORWARDED_ALLOW_IPS",
-        "GUNICORN_ACCESS_LOG", "LOG_LEVEL")
+        "GUNICORN_ACCESS_LOG", "LOG_LEVEL", "LOG_ACCESS")
 
 
 def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
@@ -24,8 +25,10 @@ def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    # the file patches gunicorn.util.write_error: undo it after the test
+    # the file patches gunicorn.util.write_error and sets defaults in the
+    # environment for the app: undo both after the test
     monkeypatch.setattr(util, "write_error", util.write_error)
+    monkeypatch.setattr(os, "environ", dict(os.environ))
     return runpy.run_path(CONF)
 
 
@@ -106,3 +109,14 @@ def test_master_freezes_the_preloaded_heap_before_forking(monkeypatch: pytest.Mo
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_one_access_line_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    # gunicorn's access log on: the app's own line is off, unless asked for
+    load(monkeypatch)
+    assert os.environ["LOG_ACCESS"] == "false"
+    load(monkeypatch, LOG_ACCESS="true")
+    assert os.environ["LOG_ACCESS"] == "true"
+    # gunicorn's off: the app keeps its own
+    load(monkeypatch, GUNICORN_ACCESS_LOG="")
+    assert "LOG_ACCESS" not in os.environ

@@ -412,3 +412,23 @@ def test_catalog_endpoints(client: Any) -> None:
     assert zh[0]["title"] == "不支持"
     for bad in ("/v1/errors/200", "/v1/errors/11", "/v1/errors/abc"):
         assert meta_of(client.get(bad))["code"] == 10
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_access_line_only_when_asked(on: bool, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    app = make_app(LOG_ACCESS=on, LOG_LEVEL="INFO")
+    logger = logging.getLogger("api")
+    logger.addHandler(caplog.handler)
+    try:
+        r = app.test_client().get("/v1/nope?token=secret-value")
+    finally:
+        logger.removeHandler(caplog.handler)
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "api.access"]
+    if on:
+        assert len(lines) == 1 and lines[0].startswith("GET /v1/nope 404 ")
+        assert "secret-value" not in lines[0]  # never the query string
+        assert caplog.records[-1].request_id == r.headers["X-Request-ID"]
+    else:
+        assert lines == [] and r.headers["X-Request-ID"]
