@@ -396,6 +396,13 @@ def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
         if s.key != "login" and not (row["ratio"] >= 0.9 and row["p99x"] <= 1.2):
             missed.append(s.label)
     print()
+    # the spread: a shared machine shows up here before it shows in the medians
+    print("per-pair throughput ratios, in round order:")
+    for s in scenarios:
+        pairs = zip(results[s.key]["ours"], results[s.key]["floor"])
+        ratios = " ".join(f"{_ratio(o['rps'], f['rps']):.2f}" for o, f in pairs)
+        print(f"  {s.label:20} {ratios}")
+    print()
     for s in scenarios:
         row = summary[s.key]
         if row["wrong"] or row["socket_errors"]:
