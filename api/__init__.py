@@ -1,7 +1,7 @@
 """Gatehouse: accounts and authentication over the legacy meta-code envelope."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response
 
 from api.auth.limits import drop_limiter_hooks
 from api.auth.passwords import init_passwords
@@ -9,14 +9,24 @@ from api.auth.tokens import init_tokens
 from api.db import engine_options, register_engine_events
 from api.errors.handlers import register_error_handlers
 from api.extensions import db, limiter, migrate
-from api.http import CookieSessions
+from api.http import CookieSessions, ok
 from api.logging import configure_logging, register_request_hooks
 from config import INSTANCE_DIR, ROOT, get_config
 
 
+class Gatehouse(Flask):
+    def make_default_options_response(self) -> Response:
+        """OPTIONS answers in the envelope too (Flask's own has an empty
+        text/html body): 200, the allowed methods in `data` and `Allow`."""
+        allowed = sorted(super().make_default_options_response().allow)
+        response = ok({"allow": allowed})
+        response.allow.update(allowed)
+        return response
+
+
 def create_app(config_name: str | None = None, **overrides: object) -> Flask:
     """Build the app; reads like a table of contents."""
-    app = Flask(__name__, instance_path=None)
+    app = Gatehouse(__name__, instance_path=None)
     configure_app(app, config_name, overrides)
     configure_logging(app)
     register_extensions(app)

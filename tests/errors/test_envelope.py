@@ -432,3 +432,16 @@ def test_access_line_only_when_asked(on: bool, caplog: pytest.LogCaptureFixture)
         assert caplog.records[-1].request_id == r.headers["X-Request-ID"]
     else:
         assert lines == [] and r.headers["X-Request-ID"]
+
+
+def test_options_answers_in_the_envelope(client) -> None:
+    r = client.open("/v1/users/me", method="OPTIONS")
+    assert r.status_code == 200 and r.mimetype == "application/json"
+    body = r.get_json()
+    assert body["meta"] == {"code": 200, "message": "OK"}
+    assert body["data"]["allow"] == ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH"]
+    assert set(r.headers["Allow"].split(", ")) == set(body["data"]["allow"])
+    assert r.headers["X-Request-ID"]
+    # an unknown path is still a 10, whatever the method
+    missing = client.open("/v1/nope", method="OPTIONS")
+    assert missing.status_code == 404 and missing.get_json()["meta"]["code"] == 10
