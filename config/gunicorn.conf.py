@@ -39,6 +39,13 @@ keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # build the app once in the master: a bad configuration stops start-up with
 # one line, and workers share the loaded code
 preload_app = True
+# gunicorn's control socket (gunicornc) is opt-in: by default every instance on
+# a host would share one path ($HOME/.gunicorn/gunicorn.ctl), the last to start
+# taking it over from the others
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 if accesslog:

@@ -17,7 +17,7 @@ from config import ROOT
 CONF = str(ROOT / "config" / "gunicorn.conf.py")
 _ENV = ("BIND", "HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS",
         "GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER", "FORWARDED_ALLOW_IPS",
-        "GUNICORN_ACCESS_LOG", "LOG_LEVEL", "LOG_ACCESS")
+        "GUNICORN_ACCESS_LOG", "LOG_LEVEL", "LOG_ACCESS", "GUNICORN_CONTROL_SOCKET")
 
 
 def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
@@ -120,3 +120,11 @@ def test_one_access_line_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
     # gunicorn's off: the app keeps its own
     load(monkeypatch, GUNICORN_ACCESS_LOG="")
     assert "LOG_ACCESS" not in os.environ
+
+
+def test_control_socket_is_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = load(monkeypatch)
+    assert conf["control_socket_disable"] is True and "control_socket" not in conf
+    conf = load(monkeypatch, GUNICORN_CONTROL_SOCKET="/run/gatehouse/gunicorn.ctl")
+    assert conf["control_socket"] == "/run/gatehouse/gunicorn.ctl"
+    assert "control_socket_disable" not in conf
