@@ -5,6 +5,7 @@ one (PostgreSQL in CI); the schema is created fresh for every test.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Iterator
 
@@ -60,3 +61,17 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def api_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Every record of the "api" loggers at DEBUG (they do not propagate, so
+    caplog alone sees none). An app built inside the test sets its own level."""
+    logger = logging.getLogger("api")
+    level = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.DEBUG)
+    caplog.handler.setLevel(logging.DEBUG)
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.setLevel(level)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -39,6 +40,16 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return bearer(self.access_token)
+
+
+def require_redis() -> str:
+    """The Redis the tests may use: required in CI, a clear skip without it."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("TEST_REDIS_URL must be set in CI")
+        pytest.skip("TEST_REDIS_URL not set: no Redis on this machine")
+    return url
 
 
 def bearer(token: str) -> dict[str, str]:

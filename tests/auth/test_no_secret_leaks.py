@@ -1,27 +1,11 @@
 """No password, hash or token in any log line or error body."""
 from __future__ import annotations
 
-import logging
-
-import pytest
 from sqlalchemy import select
 
 from api.extensions import db
 from api.users.models import User
 from tests.helpers import PASSWORD, bearer, login, refresh, register, tamper
-
-
-@pytest.fixture
-def api_log(caplog):
-    """Every record of the "api" loggers at DEBUG (they do not propagate)."""
-    logger = logging.getLogger("api")
-    level = logger.level
-    logger.addHandler(caplog.handler)
-    logger.setLevel(logging.DEBUG)
-    caplog.handler.setLevel(logging.DEBUG)
-    yield caplog
-    logger.removeHandler(caplog.handler)
-    logger.setLevel(level)
 
 
 def test_no_secret_in_logs_or_error_bodies(client, app, api_log):

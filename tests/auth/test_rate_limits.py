@@ -13,6 +13,7 @@ from flask import Flask
 
 from api.extensions import db
 from tests.conftest import make_app
+from tests.helpers import require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMITS = {
@@ -105,11 +106,7 @@ def test_rate_limit_can_be_turned_off() -> None:
 @pytest.mark.redis
 def test_limits_are_shared_through_redis(tmp_path: Any) -> None:
     """A count made in this process is seen by another process using the same Redis."""
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("TEST_REDIS_URL must be set in CI")
-        pytest.skip("TEST_REDIS_URL not set: no Redis on this machine")
+    url = require_redis()
     account = f"acct-{uuid.uuid4().hex[:12]}"  # a fresh bucket per run
     app = limited_app(REDIS_URL=url, RATELIMIT_STORAGE_URI=url)
     client = app.test_client()

@@ -333,21 +333,13 @@ def test_admin_cli_disable_2fa(client: FlaskClient, clock: Clock, runner: FlaskC
 
 
 def test_no_secret_in_logs(client: FlaskClient, clock: Clock,
-                           caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
-    logger = logging.getLogger("api")
-    logger.addHandler(caplog.handler)
-    caplog.set_level(logging.DEBUG, logger="api")
-    try:
-        state = enable_2fa(client, clock)
-        clock.step()
-        code = pyotp.TOTP(state["secret"]).at(clock.now)
-        verify(client, challenge(client), code)
-        verify(client, challenge(client), code)  # replay: an error path
-    finally:
-        logger.removeHandler(caplog.handler)
-    text = caplog.text
+                           api_log: pytest.LogCaptureFixture) -> None:
+    state = enable_2fa(client, clock)
+    clock.step()
+    code = pyotp.TOTP(state["secret"]).at(clock.now)
+    verify(client, challenge(client), code)
+    verify(client, challenge(client), code)  # replay: an error path
+    text = api_log.text
     assert "request rejected" in text  # the logs were captured
     for secret in (state["secret"], code, PASSWORD, state["recovery_codes"][0],
                    state["access_token"], state["refresh_token"]):

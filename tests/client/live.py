@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
+
+from tests.server import free_port, stop_process
 
 if TYPE_CHECKING:
     from gatehouse_client import GatehouseClient
@@ -47,12 +48,6 @@ def signup(client: "GatehouseClient", prefix: str = "user") -> dict[str, Any]:
     user = client.register(name, f"{name}@example.com", PASSWORD)
     client.login(name, PASSWORD)
     return user
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(db_url: str, **extra: str) -> dict[str, str]:
@@ -113,13 +108,7 @@ class Server:
 
     def stop(self) -> None:
         try:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=10)
+            stop_process(self.proc)
         finally:
             self._log.close()
 

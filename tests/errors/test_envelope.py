@@ -307,22 +307,15 @@ def test_every_response_has_a_distinct_request_id(client: Any) -> None:
     assert len(ids) == 5
 
 
-def test_500_hides_the_exception(probe: Flask, caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
-    logger = logging.getLogger("api")
-    logger.addHandler(caplog.handler)
-    try:
-        r = probe.test_client().get("/probe/crash")
-    finally:
-        logger.removeHandler(caplog.handler)
+def test_500_hides_the_exception(probe: Flask, api_log: pytest.LogCaptureFixture) -> None:
+    r = probe.test_client().get("/probe/crash")
     m = meta_of(r)
     assert (r.status_code, m["code"], m["reason"]) == (500, 500, "server.internal.error")
     assert m["description"] == "An unexpected error occurred."
     text_ = r.get_data(as_text=True)
     assert SECRET not in text_ and "Traceback" not in text_ and "RuntimeError" not in text_
     # ... but the log has the traceback under the request id
-    record = next(rec for rec in caplog.records if rec.name == "api.errors")
+    record = next(rec for rec in api_log.records if rec.name == "api.errors")
     assert record.levelname == "ERROR" and record.exc_info is not None
     assert record.request_id == m["request_id"]
 
@@ -415,21 +408,14 @@ def test_catalog_endpoints(client: Any) -> None:
 
 
 @pytest.mark.parametrize("on", [True, False])
-def test_access_line_only_when_asked(on: bool, caplog: pytest.LogCaptureFixture) -> None:
-    import logging
-
+def test_access_line_only_when_asked(on: bool, api_log: pytest.LogCaptureFixture) -> None:
     app = make_app(LOG_ACCESS=on, LOG_LEVEL="INFO")
-    logger = logging.getLogger("api")
-    logger.addHandler(caplog.handler)
-    try:
-        r = app.test_client().get("/v1/nope?token=secret-value")
-    finally:
-        logger.removeHandler(caplog.handler)
-    lines = [rec.getMessage() for rec in caplog.records if rec.name == "api.access"]
+    r = app.test_client().get("/v1/nope?token=secret-value")
+    lines = [rec.getMessage() for rec in api_log.records if rec.name == "api.access"]
     if on:
         assert len(lines) == 1 and lines[0].startswith("GET /v1/nope 404 ")
         assert "secret-value" not in lines[0]  # never the query string
-        assert caplog.records[-1].request_id == r.headers["X-Request-ID"]
+        assert api_log.records[-1].request_id == r.headers["X-Request-ID"]
     else:
         assert lines == [] and r.headers["X-Request-ID"]
 

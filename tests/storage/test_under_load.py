@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.helpers import require_redis
 from tests.server import Gunicorn, migrate, running, server_env
 
 pytestmark = pytest.mark.slow
@@ -209,11 +210,7 @@ def test_database_gone_answers_77(tmp_path: Path) -> None:
 
 
 def test_two_instances_share_sessions_and_rate_limits(database: str) -> None:
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    if not redis_url:
-        if os.environ.get("CI"):
-            pytest.fail("TEST_REDIS_URL must be set in CI")
-        pytest.skip("TEST_REDIS_URL not set: no Redis on this machine")
+    redis_url = require_redis()
     env = server_env(database, REDIS_URL=redis_url, RATELIMIT_ENABLED="true",
                      RATELIMIT_KEY_PREFIX=f"gh-test-{uuid.uuid4().hex}",
                      RATELIMIT_LOGIN="1000 per minute", RATELIMIT_LOGIN_ACCOUNT="3 per minute")
