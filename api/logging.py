@@ -46,7 +46,8 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         assign_request_id()
-        g.started = time.perf_counter()
+        if log_access:  # only the access line reads it
+            g.started = time.perf_counter()
 
     @app.after_request
     def _finish(response: Response) -> Response:
