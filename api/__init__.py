@@ -1,6 +1,8 @@
 """Gatehouse: accounts and authentication over the legacy meta-code envelope."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from flask import Flask, Response
 
 from api.auth.limits import drop_limiter_hooks
@@ -15,6 +17,22 @@ from config import INSTANCE_DIR, ROOT, get_config
 
 
 class Gatehouse(Flask):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync_callables: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask asks this of every view, hook and error handler on every
+        request, and each answer costs an inspect.iscoroutinefunction call;
+        a function's answer never changes, so it is worked out once."""
+        try:
+            return self._sync_callables[func]
+        except KeyError:
+            sync = self._sync_callables[func] = super().ensure_sync(func)
+            return sync
+        except TypeError:  # an unhashable callable object
+            return super().ensure_sync(func)
+
     def make_default_options_response(self) -> Response:
         """OPTIONS answers in the envelope too (Flask's own has an empty
         text/html body): 200, the allowed methods in `data` and `Allow`."""

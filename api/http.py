@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any, Mapping
 
-from flask import Flask, Request, Response, current_app, g, request
+from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from marshmallow import Schema
 
@@ -48,33 +48,45 @@ def new_request_id() -> str:
     return raw.hex()
 
 
-def assign_request_id() -> str:
-    """Reuse a well-formed incoming X-Request-ID, else make a new one."""
-    incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
-    g.request_id = rid = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
+def current_request() -> Request:
+    """The request itself. Each attribute read through Flask's `request`
+    proxy costs about 0.6 µs; helpers on every request's path read it once."""
+    return request._get_current_object()  # type: ignore[attr-defined]
+
+
+_REQUEST_ID_KEY = "gatehouse.request_id"
+
+
+def request_id(req: Request | None = None) -> str:
+    """This request's id, made on first use: a well-formed incoming
+    X-Request-ID is reused, else a new one. Kept in the WSGI environ."""
+    environ = (req or current_request()).environ
+    rid = environ.get(_REQUEST_ID_KEY)
+    if rid is None:
+        incoming = environ.get("HTTP_X_REQUEST_ID", "")
+        rid = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
+        environ[_REQUEST_ID_KEY] = rid
     return rid
 
 
-def request_id() -> str:
-    return g.get("request_id") or assign_request_id()
-
-
-def language() -> str:
+def language(req: Request | None = None) -> str:
     """'zh' when the client prefers Chinese, else 'en'."""
-    if "HTTP_ACCEPT_LANGUAGE" not in request.environ:
+    req = req or current_request()
+    if "HTTP_ACCEPT_LANGUAGE" not in req.environ:
         return "en"
     # by quality, matching on the primary subtag: "en-US,zh;q=0.5" is English
-    for tag, quality in request.accept_languages:
+    for tag, quality in req.accept_languages:
         primary = tag.split("-", 1)[0].split("_", 1)[0].lower()
         if quality > 0 and primary in _LANGUAGES:
             return primary
     return "en"
 
 
-def wants_problem_json() -> bool:
-    if "problem" not in request.environ.get("HTTP_ACCEPT", "").lower():
+def wants_problem_json(req: Request | None = None) -> bool:
+    req = req or current_request()
+    if "problem" not in req.environ.get("HTTP_ACCEPT", "").lower():
         return False  # cannot name application/problem+json: skip the parse
-    accept = request.accept_mimetypes
+    accept = req.accept_mimetypes
     problem = accept.quality("application/problem+json")
     return problem > 0 and problem >= accept.quality("application/json") \
         and "application/problem+json" in accept.values()
@@ -88,8 +100,7 @@ def json_response(body: Mapping[str, Any], status: int = 200,
                   mimetype: str = "application/json",
                   headers: Mapping[str, str] | None = None) -> Response:
     payload = _ENCODER.encode(body)
-    return current_app.response_class(payload + "\n", status=status,
-                                      mimetype=mimetype, headers=headers)
+    return Response(payload + "\n", status=status, mimetype=mimetype, headers=headers)
 
 
 def ok(data: Any = None, pagination: Mapping[str, Any] | None = None) -> Response:
@@ -108,25 +119,26 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def _raw_body() -> bytes:
-    data = request.get_data(cache=True)
+def _raw_body(req: Request) -> bytes:
+    data = req.get_data(cache=True)
     # A body without Content-Length (chunked) is cut at the limit by werkzeug,
     # which returns what it read without an error; a byte left unread means
     # the body was larger than the limit. (With a Content-Length, werkzeug
     # itself rejects a body over the limit: a 413, which becomes an 88.)
-    if data and request.content_length is None:
-        limit = request.max_content_length
-        if limit is not None and len(data) >= limit and request.input_stream.read(1):
+    if data and req.content_length is None:
+        limit = req.max_content_length
+        if limit is not None and len(data) >= limit and req.input_stream.read(1):
             raise InvalidParameterError(reason="request.body.too_large")
     return data
 
 
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object, or an 88 saying what is wrong."""
-    data = _raw_body()
+    req = current_request()
+    data = _raw_body(req)
     if not data:
         return {}
-    if not request.is_json:
+    if not req.is_json:
         raise InvalidParameterError(reason="request.body.unsupported_media_type")
     try:
         # what json.loads does with bytes: UTF-8, -16 or -32, by their signature

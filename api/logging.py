@@ -9,9 +9,9 @@ import logging
 import sys
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context
 
-from api.http import REQUEST_ID_HEADER, assign_request_id, request_id
+from api.http import REQUEST_ID_HEADER, current_request, request_id
 
 access_log = logging.getLogger("api.access")
 
@@ -19,10 +19,7 @@ access_log = logging.getLogger("api.access")
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            try:
-                record.request_id = g.get("request_id", "-")
-            except RuntimeError:  # outside a request
-                record.request_id = "-"
+            record.request_id = request_id() if has_request_context() else "-"
         return True
 
 
@@ -40,13 +37,13 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    # off under gunicorn, whose access log already writes the line (request id included)
+    """Every response carries its request id (made on first use). The app's
+    own access line is off under gunicorn, whose access log already writes
+    it (request id included); then no hook runs before the view."""
     log_access = app.config["LOG_ACCESS"]
-
-    @app.before_request
-    def _start() -> None:
-        assign_request_id()
-        if log_access:  # only the access line reads it
+    if log_access:
+        @app.before_request
+        def _start() -> None:
             g.started = time.perf_counter()
 
     @app.after_request
@@ -54,8 +51,9 @@ def register_request_hooks(app: Flask) -> None:
         response.headers[REQUEST_ID_HEADER] = request_id()
         # the line is built only when INFO is on (as logging would drop it anyway)
         if log_access and access_log.isEnabledFor(logging.INFO):
-            started = g.get("started")
+            req = current_request()
+            started = g.get("started")  # unset when an earlier hook answered (a 429)
             duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0
-            access_log.info("%s %s %s %.1fms", request.method, request.path,
+            access_log.info("%s %s %s %.1fms", req.method, req.path,
                             response.status_code, duration_ms)
         return response

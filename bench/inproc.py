@@ -35,7 +35,8 @@ def load_apps(tmp: Path) -> tuple[object, object, str]:
     os.environ.update(base_env(floor_db))
     import bench.floor
 
-    os.environ.update(base_env(ours_db))
+    # as under gunicorn, whose access log (on) turns the app's own line off
+    os.environ.update(base_env(ours_db), LOG_ACCESS="false")
     from api import create_app
 
     return create_app(), bench.floor.app, token

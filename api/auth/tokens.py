@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from sqlalchemy import Row, and_, bindparam, select
 
 from api.errors.exceptions import UnauthorizedError
 from api.extensions import db
+from api.http import current_request
 from api.users.models import AuthSession, User, utcnow
 
 TFA_PREFIX = "2f."
@@ -118,7 +119,7 @@ def decode_jwt(token: str, typ: str) -> dict[str, Any]:
 
 
 def bearer_token() -> str:
-    header = request.headers.get("Authorization", "")
+    header = current_request().headers.get("Authorization", "")
     if not header:
         raise UnauthorizedError(reason="auth.token.missing")
     scheme, _, token = header.partition(" ")

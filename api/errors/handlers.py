@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any
 
-from flask import Flask, Response, request, url_for
+from flask import Flask, Response, url_for
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -21,7 +21,7 @@ from api.errors.exceptions import (
     AppError, DatabaseError, InvalidParameterError, NotSupportedError,
     TooManyRequestsError, UnauthorizedError, UnknownError)
 from api.extensions import db, limiter
-from api.http import json_response, language, request_id, wants_problem_json
+from api.http import current_request, json_response, language, request_id, wants_problem_json
 
 log = logging.getLogger("api.errors")
 
@@ -55,7 +55,25 @@ def handle_exception(exc: BaseException) -> Response:
     else:
         log.info("request rejected: code=%s reason=%s",
                  error.code, error.reason)
+    _drop_tracebacks(exc)
     return render_error(error)
+
+
+def _drop_tracebacks(exc: BaseException | None) -> None:
+    """Once handled (and a 5xx logged), a traceback only keeps frames alive,
+    often in a cycle that holds the whole request: werkzeug keeps its 404 in
+    request.routing_exception, and marshmallow's load keeps the error it
+    raises in a local of a frame on that error's own traceback. A cycle
+    waits for the garbage collector; without the tracebacks, the request is
+    freed when it ends."""
+    for _ in range(_CHAIN_LIMIT):  # a hand-set __context__ can loop
+        if exc is None:
+            return
+        exc.__traceback__ = None
+        exc = exc.__context__
+
+
+_CHAIN_LIMIT = 8
 
 
 def _rollback() -> None:
@@ -164,7 +182,8 @@ def _from_integrity(exc: IntegrityError) -> AppError:
 
 
 def render_error(error: AppError) -> Response:
-    lang = language()
+    req = current_request()
+    lang = language(req)
     entry = error.entry
     reason = reason_of(error.reason)
     title = entry.localized_title(lang)
@@ -172,19 +191,19 @@ def render_error(error: AppError) -> Response:
         description = error.description
     else:
         description = reason.description_zh if lang == "zh" else reason.description
-    rid = request_id()
+    rid = request_id(req)
     headers = dict(error.headers)
     if entry.status == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="gatehouse"')
     if lang == "zh":
         headers["Content-Language"] = "zh"
-    if wants_problem_json():
+    if wants_problem_json(req):
         problem: dict[str, Any] = {
             "type": url_for("errors.show_code", code=entry.code, _external=True),
             "title": title,
             "status": entry.status,
             "detail": description,
-            "instance": request.path,
+            "instance": req.path,
             "code": entry.code,
             "reason": error.reason,
             "request_id": rid,
