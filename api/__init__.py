@@ -11,12 +11,14 @@ from api.auth.tokens import init_tokens
 from api.db import engine_options, register_engine_events
 from api.errors.handlers import register_error_handlers
 from api.extensions import db, limiter, migrate
-from api.http import CookieSessions, ok
+from api.http import ApiRequest, CookieSessions, ok
 from api.logging import configure_logging, register_request_hooks
 from config import INSTANCE_DIR, ROOT, get_config
 
 
 class Gatehouse(Flask):
+    request_class = ApiRequest
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sync_callables: dict[Callable[..., Any], Callable[..., Any]] = {}

@@ -34,7 +34,7 @@ def _probe_blueprint() -> Blueprint:
 
     @bp.post("/body")
     def body() -> Any:
-        return ok(load_body(ThingSchema()))
+        return ok(load_body(ThingSchema))
 
     @bp.get("/raise/<int:code>")
     def raise_code(code: int) -> Any:
@@ -259,6 +259,20 @@ def test_chunked_body_over_64_kib_is_88(probe: Flask) -> None:
     r = _chunked(probe, head + b" " * (64 * 1024 - len(head)))  # exactly 64 KiB
     assert r.status_code == 200
     assert r.get_json()["data"] == {"name": "ok", "size": 1}
+
+
+def test_body_of_known_length_read_from_a_terminating_server(probe: Flask) -> None:
+    """As under gunicorn (wsgi.input_terminated): the server's own stream is
+    read when Content-Length is within the limit; over it, still an 88."""
+    c = probe.test_client()
+    server = {"wsgi.input_terminated": True}
+    r = c.post("/probe/body", json={"name": "ok", "size": 1}, environ_overrides=server)
+    assert r.status_code == 200 and r.get_json()["data"] == {"name": "ok", "size": 1}
+    big = '{"name": "ok", "size": 1, "pad": "' + "a" * (64 * 1024) + '"}'
+    r = c.post("/probe/body", data=big, content_type="application/json",
+               environ_overrides=server)
+    m = meta_of(r)
+    assert (r.status_code, m["code"], m["reason"]) == (400, 88, "request.body.too_large")
 
 
 def test_validation_error_names_fields(probe: Flask) -> None:

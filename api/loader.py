@@ -1,0 +1,70 @@
+"""Loading request data with a marshmallow schema, for the cost of its fields.
+
+`Schema.load` is general: processors, field and schema validators, partial
+and many loads, unknown-field modes, nested error stores. For a schema that
+uses none of that (every request body here but one), a load is only each
+field's own `deserialize` (its type, `required` and validators), then the
+unknown keys rejected. `Loader` does just that, in about half the time of
+`Schema.load`. Any other schema is loaded by `Schema.load` itself.
+
+The fields, their messages and their validators stay marshmallow's (the
+OpenAPI document is built from the same schemas), and the answers are the
+same as `Schema.load`'s (tests compare the two on generated input). Errors
+come back as marshmallow's messages, keyed by field name; unknown keys are
+listed in the order the client sent them.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, missing
+from marshmallow.decorators import POST_LOAD, PRE_LOAD, VALIDATES, VALIDATES_SCHEMA
+
+_LOAD_HOOKS = (PRE_LOAD, POST_LOAD, VALIDATES, VALIDATES_SCHEMA)
+
+
+def _is_plain(schema: Schema) -> bool:
+    """No processors or validators of the schema's own, one object per load,
+    no partial loads, no unknown keys kept, and no dotted attributes."""
+    return (not any(schema._hooks[tag] for tag in _LOAD_HOOKS)
+            and not schema.many and not schema.partial
+            and schema.unknown in (RAISE, EXCLUDE)
+            and not any("." in (field.attribute or name)
+                        for name, field in schema.load_fields.items()))
+
+
+class Loader:
+    """Loads a mapping with one schema; built once per schema."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.plain = _is_plain(schema)
+        # (key in the data, key in the result, field), in declaration order
+        self._fields = [(field.data_key if field.data_key is not None else name,
+                         field.attribute or name, field)
+                        for name, field in schema.load_fields.items()]
+        self._known = frozenset(key for key, _, _ in self._fields)
+        self._reject_unknown = schema.unknown == RAISE
+        self._unknown_message = schema.error_messages["unknown"]
+
+    def load(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """What `Schema.load` returns, or its ValidationError."""
+        if not self.plain:
+            return self.schema.load(data)  # type: ignore[no-any-return]
+        result: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for key, attribute, field in self._fields:
+            try:
+                value = field.deserialize(data.get(key, missing), key, data)
+            except ValidationError as error:
+                errors[key] = error.messages
+                continue
+            if value is not missing:
+                result[attribute] = value
+        if self._reject_unknown:
+            for key in data:
+                if key not in self._known:
+                    errors[key] = [self._unknown_message]
+        if errors:
+            raise ValidationError(errors, data=data, valid_data=result)
+        return result
