@@ -9,7 +9,8 @@ from api.auth.limits import drop_limiter_hooks
 from api.auth.passwords import init_passwords
 from api.auth.tokens import init_tokens
 from api.db import engine_options, register_engine_events
-from api.errors.handlers import register_error_handlers
+from api.errors.exceptions import AppError
+from api.errors.handlers import handle_exception, register_error_handlers
 from api.extensions import db, limiter, migrate
 from api.http import ApiRequest, CookieSessions, ok
 from api.logging import configure_logging, register_request_hooks
@@ -34,6 +35,14 @@ class Gatehouse(Flask):
             return sync
         except TypeError:  # an unhashable callable object
             return super().ensure_sync(func)
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        """An AppError goes straight to the one error handler. Flask would
+        look for it by blueprint and class on every raise, and find that
+        same handler: it is the app's only one (registered for Exception)."""
+        if isinstance(e, AppError):
+            return handle_exception(e)
+        return super().handle_user_exception(e)
 
     def make_default_options_response(self) -> Response:
         """OPTIONS answers in the envelope too (Flask's own has an empty

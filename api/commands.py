@@ -13,8 +13,7 @@ from api.auth import twofactor
 from api.auth.schemas import RegisterSchema
 from api.errors import docs
 from api.errors.catalog import reason_of
-from api.errors.exceptions import AppError
-from api.errors.handlers import validation_error
+from api.errors.exceptions import AppError, validation_error
 from api.extensions import db
 from api.users import service as users
 from api.users.models import User

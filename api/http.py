@@ -12,11 +12,11 @@ from typing import IO, Any, Mapping
 
 from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import get_input_stream
 
-from api.errors.exceptions import InvalidParameterError
+from api.errors.exceptions import InvalidParameterError, validation_error
 from api.loader import Loader
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -187,9 +187,18 @@ def _loader(schema: type[Schema]) -> Loader:
 
 
 def load_body(schema: type[Schema]) -> dict[str, Any]:
-    """Parse the JSON body and validate it (ValidationError becomes 88)."""
-    return _loader(schema).load(json_body())
+    """Parse the JSON body and validate it: the data, or an 88 naming each field."""
+    return _load(schema, json_body())
 
 
 def load_query(schema: type[Schema]) -> dict[str, Any]:
-    return _loader(schema).load(request.args.to_dict(flat=True))
+    return _load(schema, request.args.to_dict(flat=True))
+
+
+def _load(schema: type[Schema], data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _loader(schema).load(data)
+    except ValidationError as exc:
+        exc.__traceback__ = None  # Schema.load keeps it in a frame on it: a cycle
+        messages = exc.messages
+    raise validation_error(messages)

@@ -33,3 +33,14 @@ def test_ensure_sync_answers_as_flask_does() -> None:
     for _ in range(2):
         with pytest.raises(RuntimeError, match="async"):
             app.ensure_sync(coroutine_view)
+
+
+def test_the_one_error_handler() -> None:
+    """Gatehouse.handle_user_exception sends an AppError straight to the
+    app's error handler, which holds only while it is the only one."""
+    from api.errors.handlers import handle_exception
+
+    app = make_app()
+    assert {name: {code: dict(handlers) for code, handlers in by_code.items()}
+            for name, by_code in app.error_handler_spec.items()} == \
+        {None: {None: {Exception: handle_exception}}}

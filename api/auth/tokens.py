@@ -96,13 +96,15 @@ def issue_access_token(user: User, session: AuthSession) -> str:
     return TFA_PREFIX + token if session.two_factor else token
 
 
+_DECODE_OPTIONS = {"require": list(REQUIRED_CLAIMS)}
+
+
 def decode_jwt(token: str, typ: str) -> dict[str, Any]:
     """Verify signature, algorithm, issuer, times, required claims and type."""
     keys = _keys()
     try:
         claims = jwt.decode(token, keys.verifying_key, algorithms=[keys.algorithm],
-                            issuer=keys.issuer,
-                            options={"require": list(REQUIRED_CLAIMS)})
+                            issuer=keys.issuer, options=_DECODE_OPTIONS)
     except jwt.ExpiredSignatureError:
         raise UnauthorizedError(reason="auth.token.expired") from None
     except jwt.InvalidSignatureError:
@@ -119,7 +121,7 @@ def decode_jwt(token: str, typ: str) -> dict[str, Any]:
 
 
 def bearer_token() -> str:
-    header = current_request().headers.get("Authorization", "")
+    header = current_request().environ.get("HTTP_AUTHORIZATION", "")
     if not header:
         raise UnauthorizedError(reason="auth.token.missing")
     scheme, _, token = header.partition(" ")

@@ -89,3 +89,30 @@ ERROR_CLASSES: dict[int, type[AppError]] = {
         DatabaseError, InvalidParameterError, UnauthorizedError,
         TooManyRequestsError, UnknownError)
 }
+
+
+def validation_error(messages: Any) -> InvalidParameterError:
+    """The 88 for marshmallow's messages: every field named, flattened."""
+    fields = _flatten(messages)
+    missing = sorted(name for name, msgs in fields.items()
+                     if "Missing data for required field." in msgs)
+    if missing:
+        description = "Missing required parameter: " + ", ".join(missing)
+    else:
+        description = "Invalid parameter: " + ", ".join(sorted(fields))
+    return InvalidParameterError(description, reason="request.param.invalid",
+                                 fields=fields)
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"a.b": [msg, ...]}."""
+    if isinstance(messages, list):
+        return {prefix or "_schema": [str(m) for m in messages]}
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(_flatten(value, name))
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out

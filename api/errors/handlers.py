@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from api.errors.catalog import reason_of
 from api.errors.exceptions import (
     AppError, DatabaseError, InvalidParameterError, NotSupportedError,
-    TooManyRequestsError, UnauthorizedError, UnknownError)
+    TooManyRequestsError, UnauthorizedError, UnknownError, validation_error)
 from api.extensions import db, limiter
 from api.http import current_request, json_response, language, request_id, wants_problem_json
 
@@ -98,32 +98,6 @@ def to_app_error(exc: BaseException) -> AppError:
     if isinstance(exc, SQLAlchemyError):
         return DatabaseError(reason=_database_reason(exc))
     return UnknownError()
-
-
-def validation_error(messages: Any) -> InvalidParameterError:
-    fields = _flatten(messages)
-    missing = sorted(name for name, msgs in fields.items()
-                     if "Missing data for required field." in msgs)
-    if missing:
-        description = "Missing required parameter: " + ", ".join(missing)
-    else:
-        description = "Invalid parameter: " + ", ".join(sorted(fields))
-    return InvalidParameterError(description, reason="request.param.invalid",
-                                 fields=fields)
-
-
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as {"a.b": [msg, ...]}."""
-    if isinstance(messages, list):
-        return {prefix or "_schema": [str(m) for m in messages]}
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            out.update(_flatten(value, name))
-    else:
-        out[prefix or "_schema"] = [str(messages)]
-    return out
 
 
 def _from_http(exc: HTTPException) -> AppError:

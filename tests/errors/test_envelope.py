@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import pytest
 from flask import Blueprint, Flask, abort
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
@@ -28,6 +28,15 @@ class ThingSchema(Schema):
     size = fields.Integer(required=True)
 
 
+class CheckedThingSchema(ThingSchema):
+    """Has a schema validator: loaded by marshmallow's Schema.load itself."""
+
+    @validates_schema
+    def _not_bad(self, data: dict, **_: Any) -> None:
+        if data.get("name") == "bad":
+            raise ValidationError("No bad things.")
+
+
 def _probe_blueprint() -> Blueprint:
     """Test-only routes that exercise each path of the error handler."""
     bp = Blueprint("probe", __name__, url_prefix="/probe")
@@ -35,6 +44,10 @@ def _probe_blueprint() -> Blueprint:
     @bp.post("/body")
     def body() -> Any:
         return ok(load_body(ThingSchema))
+
+    @bp.post("/checked-body")
+    def checked_body() -> Any:
+        return ok(load_body(CheckedThingSchema))
 
     @bp.get("/raise/<int:code>")
     def raise_code(code: int) -> Any:
@@ -261,6 +274,15 @@ def test_chunked_body_over_64_kib_is_88(probe: Flask) -> None:
     assert r.get_json()["data"] == {"name": "ok", "size": 1}
 
 
+def test_schema_validator_errors_are_88(probe: Flask) -> None:
+    r = probe.test_client().post("/probe/checked-body", json={"name": "bad", "size": 1})
+    m = meta_of(r)
+    assert (r.status_code, m["code"], m["reason"]) == (400, 88, "request.param.invalid")
+    assert m["fields"] == {"_schema": ["No bad things."]}
+    ok_r = probe.test_client().post("/probe/checked-body", json={"name": "fine", "size": 1})
+    assert ok_r.status_code == 200 and ok_r.get_json()["data"] == {"name": "fine", "size": 1}
+
+
 def test_body_of_known_length_read_from_a_terminating_server(probe: Flask) -> None:
     """As under gunicorn (wsgi.input_terminated): the server's own stream is
     read when Content-Length is within the limit; over it, still an 88."""
@@ -439,7 +461,8 @@ def test_access_line_only_when_asked(on: bool, api_log: pytest.LogCaptureFixture
 
 @pytest.mark.parametrize("method,path,body", [
     ("GET", "/v1/nope", None),  # werkzeug keeps its 404 on the request
-    ("POST", "/probe/body", {"name": "", "size": "x"}),  # marshmallow's load
+    ("POST", "/probe/body", {"name": "", "size": "x"}),  # api.loader
+    ("POST", "/probe/checked-body", {"name": "bad", "size": 1}),  # marshmallow's load
     ("GET", "/probe/raise/99", None),
     ("GET", "/probe/crash", None),
 ])
