@@ -49,8 +49,20 @@ class Loader:
 
     def load(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """What `Schema.load` returns, or its ValidationError."""
+        result, errors = self.attempt(data)
+        if errors:
+            raise ValidationError(errors, data=data, valid_data=result)
+        return result
+
+    def attempt(self, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the loaded data, {}), or (what loaded, marshmallow's messages by
+        field) without raising: the caller raises its own error."""
         if not self.plain:
-            return self.schema.load(data)  # type: ignore[no-any-return]
+            try:
+                return self.schema.load(data), {}
+            except ValidationError as exc:
+                exc.__traceback__ = None  # Schema.load keeps it in a frame on it: a cycle
+                return {}, exc.messages  # type: ignore[return-value]
         result: dict[str, Any] = {}
         errors: dict[str, Any] = {}
         for key, attribute, field in self._fields:
@@ -65,6 +77,4 @@ class Loader:
             for key in data:
                 if key not in self._known:
                     errors[key] = [self._unknown_message]
-        if errors:
-            raise ValidationError(errors, data=data, valid_data=result)
-        return result
+        return result, errors
