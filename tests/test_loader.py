@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, post_load
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, post_load, validate
 
 import api.auth.schemas
 import api.users.schemas
@@ -25,11 +25,42 @@ def _schemas() -> list[type[Schema]]:
 
 SCHEMAS = _schemas()
 
+
+def _nested_message(value: str) -> None:
+    if value.startswith("x"):
+        raise ValidationError({"inner": ["Starts with x."]})
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class _Upper(fields.String):
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).upper()
+
+
+class _Strings(Schema):
+    """String fields of every kind the Loader's shortcut must tell apart."""
+    many_rules = fields.String(validate=[
+        validate.Length(min=3, max=8), validate.Regexp(r"^[a-z]+$"), _nested_message,
+        lambda value: False])  # And ignores a plain function's False
+    email = fields.Email(required=True, validate=validate.Length(max=12))
+    stripped = fields.String(pre_load=_strip, validate=validate.Length(min=2))
+    upper = _Upper(validate=validate.OneOf(["AB", "ab"]))
+    optional = fields.String(allow_none=True, load_default="none given",
+                             data_key="Optional", validate=validate.Length(max=4))
+
+
+SHORTCUT_SCHEMAS = [*SCHEMAS, _Strings]
+
 # values that pass some fields and fail others
 VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 200), st.floats(allow_nan=False),
+    st.none(), st.booleans(), st.binary(max_size=3), st.integers(-5, 200),
+    st.floats(allow_nan=False),
     st.text(max_size=20), st.emails(), st.from_regex(r"[A-Za-z0-9_.-]{3,32}", fullmatch=True),
     st.text(min_size=8, max_size=12), st.just("2026-11-23T10:00:00+00:00"), st.just("20"),
+    st.sampled_from(["ab", "AB", " ab ", "xyz", "abcdefghij", "a@b.io", "a@b.example.org"]),
     st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
                                                          max_size=2))
 
@@ -57,13 +88,28 @@ def test_the_app_schemas_are_found() -> None:
             "UserListQuerySchema"} <= names
 
 
-@pytest.mark.parametrize("schema_class", SCHEMAS, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("schema_class", SHORTCUT_SCHEMAS, ids=lambda cls: cls.__name__)
 @settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_same_answers_as_schema_load(schema_class: type[Schema], data: Any) -> None:
     schema = schema_class()
     body = data.draw(bodies(schema))
     assert _outcome(Loader(schema).load, body) == _outcome(schema.load, body)
+
+
+def test_the_shortcut_is_taken_only_for_strings_taken_as_they_are() -> None:
+    loader = Loader(_Strings())
+    shortcut = {key: validators is not None for key, _, _, validators in loader._fields}
+    assert shortcut == {"many_rules": True, "email": True, "stripped": False,
+                        "upper": False, "Optional": True}
+
+
+def test_every_failing_validator_is_reported_as_marshmallow_does() -> None:
+    with pytest.raises(ValidationError) as info:
+        Loader(_Strings()).load({"many_rules": "x1", "email": "a@b.io"})
+    assert info.value.messages == {"many_rules": [
+        "Length must be between 3 and 8.", "String does not match expected pattern.",
+        {"inner": ["Starts with x."]}]}
 
 
 def test_a_valid_registration_loads() -> None:

@@ -112,7 +112,10 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(messages, dict):
         for key, value in messages.items():
             name = f"{prefix}.{key}" if prefix else str(key)
-            out.update(_flatten(value, name))
+            if isinstance(value, list):  # the usual case, without a call
+                out[name] = [str(m) for m in value]
+            else:
+                out.update(_flatten(value, name))
     else:
         out[prefix or "_schema"] = [str(messages)]
     return out
