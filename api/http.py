@@ -13,6 +13,7 @@ from typing import IO, Any, Mapping
 from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from marshmallow import Schema
+from werkzeug.sansio.utils import get_content_length
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import get_input_stream
 
@@ -57,6 +58,14 @@ class ApiRequest(Request):
     """
 
     @cached_property
+    def content_length(self) -> int | None:
+        """werkzeug's answer, from the environ: its headers view raises and
+        catches a KeyError for the Transfer-Encoding a request rarely has."""
+        environ = self.environ
+        return get_content_length(environ.get("CONTENT_LENGTH"),
+                                  environ.get("HTTP_TRANSFER_ENCODING"))
+
+    @cached_property
     def stream(self) -> IO[bytes]:
         length, limit = self.content_length, self.max_content_length
         if length is not None and (limit is None or length <= limit) \
@@ -65,12 +74,31 @@ class ApiRequest(Request):
         return get_input_stream(self.environ, max_content_length=limit)
 
 
+_ID_BATCH = 128
+_spare_ids: list[str] = []
+# a forked worker must not hand out ids its parent (or a sibling) also holds
+os.register_at_fork(after_in_child=_spare_ids.clear)
+
+
 def new_request_id() -> str:
-    """What uuid.uuid4().hex returns, without building a UUID object."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
-    return raw.hex()
+    """What uuid.uuid4().hex returns, without building a UUID object. The
+    random bytes are read from the OS for 128 ids at a time: one read per
+    id cost about 1 µs, as much as the rest of an error's envelope."""
+    try:
+        return _spare_ids.pop()
+    except IndexError:  # list.pop is atomic: threads never share an id
+        _spare_ids.extend(_make_ids(_ID_BATCH))
+        return _spare_ids.pop()
+
+
+def _make_ids(count: int) -> list[str]:
+    raw = bytearray(os.urandom(16 * count))
+    ids = []
+    for start in range(0, 16 * count, 16):
+        raw[start + 6] = raw[start + 6] & 0x0F | 0x40  # version 4
+        raw[start + 8] = raw[start + 8] & 0x3F | 0x80  # RFC 4122 variant
+        ids.append(raw[start:start + 16].hex())
+    return ids
 
 
 def current_request() -> Request:

@@ -1,8 +1,15 @@
 """The app object itself: what Gatehouse changes of Flask's behaviour."""
 from __future__ import annotations
 
-import pytest
+import os
+import threading
+import uuid
 
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
+
+from api import http
 from tests.conftest import make_app
 
 
@@ -44,3 +51,53 @@ def test_the_one_error_handler() -> None:
     assert {name: {code: dict(handlers) for code, handlers in by_code.items()}
             for name, by_code in app.error_handler_spec.items()} == \
         {None: {None: {Exception: handle_exception}}}
+
+
+def test_new_request_ids_are_uuid4_hex_and_never_repeat() -> None:
+    """Made 128 at a time from one read of the OS's random bytes."""
+    ids = [http.new_request_id() for _ in range(3 * http._ID_BATCH + 5)]
+    assert len(set(ids)) == len(ids)
+    for rid in ids:
+        assert uuid.UUID(hex=rid).version == 4 and uuid.UUID(hex=rid).hex == rid
+
+
+def test_threads_never_share_a_request_id() -> None:
+    found: list[list[str]] = [[] for _ in range(4)]
+
+    def take(out: list[str]) -> None:
+        out.extend(http.new_request_id() for _ in range(2000))
+
+    threads = [threading.Thread(target=take, args=(out,)) for out in found]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [rid for out in found for rid in out]
+    assert len(set(every)) == len(every) == 8000
+
+
+def test_a_forked_worker_does_not_reuse_its_parents_ids() -> None:
+    http.new_request_id()  # the parent now holds spare ids
+    spare = set(http._spare_ids)
+    assert spare
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its first id and leave at once
+        os.write(write, http.new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    child_id = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child_id) == 32 and child_id not in spare
+
+
+@pytest.mark.parametrize("environ", [
+    {}, {"CONTENT_LENGTH": "12"}, {"CONTENT_LENGTH": "0"}, {"CONTENT_LENGTH": "-3"},
+    {"CONTENT_LENGTH": "x1"}, {"CONTENT_LENGTH": " 7 "},
+    {"HTTP_TRANSFER_ENCODING": "chunked"},
+    {"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": "5"},
+])
+def test_content_length_as_werkzeug_reads_it(environ: dict[str, str]) -> None:
+    environ = {**EnvironBuilder(method="POST").get_environ(), **environ}
+    assert http.ApiRequest(environ).content_length == Request(environ).content_length
