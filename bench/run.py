@@ -277,7 +277,9 @@ def gunicorn_settings(extra: dict[str, str]) -> str:
             "print(c['workers'], c['worker_class'], c['threads'])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, env={**base_env(Path("/dev/null")), **extra}).stdout.split()
-    return f"{out[1]}, {out[0]} workers" + (f" x {out[2]} threads" if out[1] == "gthread" else "")
+    kind = {"config.workers.FairThreadWorker": "gthread"}.get(out[1], out[1])
+    threaded = kind != "sync"
+    return f"{kind}, {out[0]} workers" + (f" x {out[2]} threads" if threaded else "")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,9 +25,13 @@ bind = os.environ.get("BIND") or (
 # lets a worker waiting on the database serve its other thread. (sync had a
 # lower p99 under saturation; it needs a buffering proxy in front.)
 workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+_kind = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+# "gthread" is gunicorn's threaded worker accepting a connection only while
+# it has a thread free (config/workers.py): gunicorn's own let one worker take
+# every connection of a burst. Any other value goes to gunicorn as it is.
+worker_class = "config.workers.FairThreadWorker" if _kind == "gthread" else _kind
 # gunicorn silently runs gthread for "sync" with threads > 1: sync means 1
-threads = _int("GUNICORN_THREADS", 2 if worker_class == "gthread" else 1)
+threads = _int("GUNICORN_THREADS", 1 if _kind == "sync" else 2)
 # Recycle workers now and then (jitter keeps them from restarting together).
 # A restart costs ~0.1 s of CPU, and a worker's memory stays flat (74 MB over
 # 66,000 requests): every 20,000 requests costs under 1 % and still bounds a leak.
