@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import IO, Any, Mapping
+from typing import IO, Any, Mapping, NoReturn
 
 from flask import Flask, Request, Response, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import NullSession, SessionInterface
 from marshmallow import Schema
 from werkzeug.sansio.utils import get_content_length
 from werkzeug.utils import cached_property
@@ -25,23 +25,31 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _LANGUAGES = ("en", "zh")
 
 
-class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, opened only for a request that has cookies.
+class _NoSession(NullSession):
+    """Always empty and read-only: writing to it raises."""
 
-    The API keeps no cookie session (clients send bearer tokens), yet Flask
-    builds an itsdangerous serializer on every request to look for one. With
-    no Cookie header there is nothing to read, and an empty, untouched
-    session writes nothing back: both are skipped.
-    """
+    def _fail(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise RuntimeError("Gatehouse keeps no cookie session: clients send bearer tokens")
 
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and "HTTP_COOKIE" not in request.environ:
-            return self.session_class()
-        return super().open_session(app, request)
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail  # type: ignore
+    del _fail
+
+
+class NoSessions(SessionInterface):
+    """The API keeps no cookie session (clients send bearer tokens), yet
+    Flask would open one on every request: build a signing serializer, read
+    the Cookie header, and make a session object to save afterwards. Every
+    request gets the same empty, read-only session instead; a null session
+    is never saved, so no response sets a cookie or varies on one."""
+
+    null_session_class = _NoSession
+    _session = _NoSession()  # shared: nothing can be written to it
+
+    def open_session(self, app: Flask, request: Request) -> _NoSession:
+        return self._session
 
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
-        if session or session.modified or session.accessed:
-            super().save_session(app, session, response)
+        """Never called: Flask saves no null session."""
 
 
 class ApiRequest(Request):
@@ -113,7 +121,11 @@ _REQUEST_ID_KEY = "gatehouse.request_id"
 def request_id(req: Request | None = None) -> str:
     """This request's id, made on first use: a well-formed incoming
     X-Request-ID is reused, else a new one. Kept in the WSGI environ."""
-    environ = (req or current_request()).environ
+    return environ_request_id((req or current_request()).environ)
+
+
+def environ_request_id(environ: dict[str, Any]) -> str:
+    """request_id() for a WSGI environ (where the response starts)."""
     rid = environ.get(_REQUEST_ID_KEY)
     if rid is None:
         incoming = environ.get("HTTP_X_REQUEST_ID", "")

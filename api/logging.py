@@ -11,7 +11,7 @@ import time
 
 from flask import Flask, Response, g, has_request_context
 
-from api.http import REQUEST_ID_HEADER, current_request, request_id
+from api.http import current_request, request_id
 
 access_log = logging.getLogger("api.access")
 
@@ -37,20 +37,21 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Every response carries its request id (made on first use). The app's
-    own access line is off under gunicorn, whose access log already writes
-    it (request id included); then no hook runs before the view."""
-    log_access = app.config["LOG_ACCESS"]
-    if log_access:
-        @app.before_request
-        def _start() -> None:
-            g.started = time.perf_counter()
+    """The app's own access line, when it writes one (LOG_ACCESS). It is off
+    under gunicorn, whose access log already writes it (request id
+    included); then no hook runs before or after the view. (The request id
+    header is added where the response starts: Gatehouse.wsgi_app.)"""
+    if not app.config["LOG_ACCESS"]:
+        return
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        response.headers[REQUEST_ID_HEADER] = request_id()
         # the line is built only when INFO is on (as logging would drop it anyway)
-        if log_access and access_log.isEnabledFor(logging.INFO):
+        if access_log.isEnabledFor(logging.INFO):
             req = current_request()
             started = g.get("started")  # unset when an earlier hook answered (a 429)
             duration_ms = (time.perf_counter() - started) * 1000 if started else 0.0

@@ -143,7 +143,7 @@ def test_limits_off_leaves_no_limiter_hooks(limited: Flask) -> None:
     assert _limiter_hooks(limited) == 3
     off = make_app()
     assert _limiter_hooks(off) == 0
-    # the app's own hooks (request id, access log) stay
+    # the app's own hooks (its access line) stay
     assert len(off.before_request_funcs[None]) == len(off.after_request_funcs[None]) == 1
     with off.app_context():
         db.create_all()

@@ -344,6 +344,40 @@ def test_every_response_has_a_distinct_request_id(client: Any) -> None:
     assert len(ids) == 5
 
 
+@pytest.mark.parametrize("method,path,status", [
+    ("GET", "/docs/", 200),  # Swagger UI's page and files: flask-swagger-ui's views
+    ("GET", "/docs/swagger-ui.css", 200),
+    ("GET", "/openapi.json", 200),
+    ("HEAD", "/health/live", 200),
+    ("OPTIONS", "/v1/users/me", 200),  # Flask's own answer, in the envelope
+    ("DELETE", "/health/live", 404),  # werkzeug's 405, as a 10
+])
+def test_every_kind_of_response_carries_the_request_id(client: Any, method: str, path: str,
+                                                       status: int) -> None:
+    """Added where the response starts, whatever built it: one header, the id."""
+    with client.open(path, method=method, headers={"X-Request-ID": "trace-7"}) as r:
+        assert r.status_code == status
+        assert r.headers.getlist("X-Request-ID") == ["trace-7"]
+    with client.open(path, method=method) as fresh:  # a file's response is closed
+        assert len(fresh.headers.getlist("X-Request-ID")) == 1
+        assert len(fresh.headers["X-Request-ID"]) == 32
+
+
+def test_no_cookie_session(app: Any, client: Any) -> None:
+    """Clients send bearer tokens: a cookie is neither read nor set, and the
+    session cannot be written to (a bug, said plainly, not a silent no-op)."""
+    from flask import session
+
+    client.set_cookie("session", "eyJ4IjoxfQ.forged.value")
+    r = client.get("/health/live")
+    assert r.status_code == 200
+    assert "Set-Cookie" not in r.headers and "Cookie" not in r.headers.get("Vary", "")
+    with app.test_request_context("/", headers={"Cookie": "session=abc"}):
+        assert dict(session) == {}
+        with pytest.raises(RuntimeError, match="no cookie session"):
+            session["user"] = 1
+
+
 def test_500_hides_the_exception(probe: Flask, api_log: pytest.LogCaptureFixture) -> None:
     r = probe.test_client().get("/probe/crash")
     m = meta_of(r)
