@@ -4,11 +4,11 @@
     .venv/bin/python bench/run.py --smoke    # one 1-second round per scenario: does it run?
 
 Both apps are served by config/gunicorn.conf.py with production settings on
-loopback, each against its own copy of one seeded SQLite database. For each
-scenario the rounds alternate between the two apps (ours first in one round,
-the floor first in the next), so a busy machine slows both alike; each ratio
-is the median over rounds of ours/floor measured back to back. Needs Debian's
-wrk (apt-get install wrk). See bench/README.md.
+loopback, each against its own copy of one seeded SQLite database. Every round
+runs every scenario once per app, back to back, alternating which app goes
+first, so a busy machine slows both alike; each ratio is the median over
+rounds of ours/floor. Needs Debian's wrk (apt-get install wrk). See
+bench/README.md.
 """
 from __future__ import annotations
 
@@ -282,6 +282,27 @@ def gunicorn_settings(extra: dict[str, str]) -> str:
     return f"{kind}, {out[0]} workers" + (f" x {out[2]} threads" if threaded else "")
 
 
+def measure(servers: dict[str, Server], scenarios: list[Scenario], tokens: dict[str, str],
+            args: argparse.Namespace, results: dict[str, dict[str, list[dict]]]) -> None:
+    """A warm-up, then the rounds. Each round runs every scenario's pair: a
+    slow spell of a shared machine then costs every scenario a pair or two,
+    where a block of rounds per scenario let one spell skew all of one
+    scenario's pairs."""
+    def run(s: Scenario, who: str, seconds: int) -> dict:
+        conns = args.login_connections if s.key == "login" else args.connections
+        return run_wrk(servers[who], s, tokens.get(s.token), seconds, conns, args.wrk_threads)
+
+    if args.warmup:
+        for s in scenarios:
+            for who in APPS:
+                run(s, who, args.warmup)
+    for round_no in range(args.rounds):
+        order = ("ours", "floor") if round_no % 2 == 0 else ("floor", "ours")
+        for s in scenarios:
+            for who in order:
+                results[s.key][who].append(run(s, who, args.seconds))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="1 round of 1 s per scenario")
@@ -323,18 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             for server in servers.values():
                 server.wait_ready()
             check_answers(servers, tokens)
-            for s in scenarios:
-                conns = args.login_connections if s.key == "login" else args.connections
-                if args.warmup:
-                    for who in APPS:
-                        run_wrk(servers[who], s, tokens.get(s.token), args.warmup, conns,
-                                args.wrk_threads)
-                for round_no in range(args.rounds):
-                    order = ("ours", "floor") if round_no % 2 == 0 else ("floor", "ours")
-                    for who in order:
-                        results[s.key][who].append(run_wrk(
-                            servers[who], s, tokens.get(s.token), args.seconds, conns,
-                            args.wrk_threads))
+            measure(servers, scenarios, tokens, args, results)
         finally:
             for server in servers.values():
                 server.stop()
