@@ -48,31 +48,55 @@ class TokenKeys:
 
 
 def init_tokens(app: Flask) -> None:
-    """Load keys once at start: no file is read on a request."""
+    """Load keys once at start: no file is read, and no PEM parsed, on a request."""
     algorithm = app.config["JWT_ALGORITHM"]
     if algorithm == "HS256":
         signing = verifying = app.config["JWT_SECRET_KEY"]
     else:
-        from config import ConfigError
-
-        private_file = app.config["JWT_PRIVATE_KEY_FILE"]
-        public_file = app.config["JWT_PUBLIC_KEY_FILE"]
-        if not private_file or not public_file:
-            raise ConfigError(f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY_FILE "
-                              f"and JWT_PUBLIC_KEY_FILE")
-        try:
-            with open(private_file, "rb") as fh:
-                signing = fh.read()
-            with open(public_file, "rb") as fh:
-                verifying = fh.read()
-        except OSError as exc:
-            raise ConfigError(f"cannot read JWT key file: {exc.strerror}: "
-                              f"{exc.filename}") from None
+        signing, verifying = _key_pair(algorithm, app.config["JWT_PRIVATE_KEY_FILE"],
+                                       app.config["JWT_PUBLIC_KEY_FILE"])
     mac_key = hashlib.sha256(
         b"gatehouse-refresh:" + app.config["SECRET_KEY"].encode()).digest()
     app.extensions[_EXT] = TokenKeys(algorithm, signing, verifying,
                                      app.config["JWT_ISSUER"],
                                      app.config["ACCESS_TOKEN_TTL"], mac_key)
+
+
+_KEY_KINDS = {"EdDSA": "an Ed25519 or Ed448", "RS256": "an RSA"}
+
+
+def _key_pair(algorithm: str, private_file: str | None,
+              public_file: str | None) -> tuple[Any, Any]:
+    """The key objects for an asymmetric algorithm, checked now: PyJWT would
+    otherwise parse the PEM on every token (an RSA private key costs
+    milliseconds to load), and a wrong or mismatched key would first show as
+    a failed login. Errors name the setting, never the key."""
+    from config import ConfigError
+
+    if not private_file or not public_file:
+        raise ConfigError(f"JWT_ALGORITHM={algorithm} needs JWT_PRIVATE_KEY_FILE "
+                          f"and JWT_PUBLIC_KEY_FILE")
+    alg = jwt.get_algorithm_by_name(algorithm)
+    keys = []
+    for name, path, private in (("JWT_PRIVATE_KEY_FILE", private_file, True),
+                                ("JWT_PUBLIC_KEY_FILE", public_file, False)):
+        try:
+            with open(path, "rb") as fh:
+                key = alg.prepare_key(fh.read())
+        except OSError as exc:
+            raise ConfigError(f"cannot read JWT key file: {exc.strerror}: "
+                              f"{exc.filename}") from None
+        except (jwt.InvalidKeyError, ValueError, TypeError):
+            key = None
+        if key is None or hasattr(key, "public_key") != private:
+            raise ConfigError(f"{name} must hold {_KEY_KINDS[algorithm]} "
+                              f"{'private' if private else 'public'} key (PEM) "
+                              f"for JWT_ALGORITHM={algorithm}")
+        keys.append(key)
+    probe = b"gatehouse key check"
+    if not alg.verify(probe, keys[1], alg.sign(probe, keys[0])):
+        raise ConfigError("JWT_PUBLIC_KEY_FILE is not the public key of JWT_PRIVATE_KEY_FILE")
+    return keys[0], keys[1]
 
 
 def _keys() -> TokenKeys:
