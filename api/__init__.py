@@ -8,6 +8,7 @@ from flask import Flask, Response
 from api.auth.limits import drop_limiter_hooks
 from api.auth.passwords import init_passwords
 from api.auth.tokens import init_tokens
+from api.auth.totp import init_totp
 from api.db import engine_options, register_engine_events
 from api.errors.exceptions import AppError
 from api.errors.handlers import handle_exception, register_error_handlers
@@ -99,6 +100,7 @@ def register_extensions(app: Flask) -> None:
         drop_limiter_hooks(app)
     init_passwords(app)
     init_tokens(app)
+    init_totp(app)
     with app.app_context():
         register_engine_events(app, db.engine)
 

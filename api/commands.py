@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import twofactor
+from api.auth.totp import SecretKeyMissing
 from api.auth.schemas import RegisterSchema
 from api.errors import docs
 from api.errors.catalog import reason_of
@@ -103,6 +104,10 @@ def _cli_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             db.session.rollback()
             raise click.ClickException(
                 f"database error ({type(exc).__name__}); nothing was changed") from None
+        except SecretKeyMissing as exc:
+            db.session.rollback()
+            raise click.ClickException(
+                f"{exc}: put back the key it was encrypted with") from None
 
     return wrapper
 
@@ -215,6 +220,15 @@ def users_delete(user: str) -> None:
     name = found.username
     users.delete_user(found)
     click.echo(f"deleted {name}")
+
+
+@users_cli.command("rotate-2fa-key")
+@_cli_errors
+def users_rotate_2fa_key() -> None:
+    """Re-encrypt every TOTP secret with the first key of TOTP_ENCRYPTION_KEYS."""
+    count = twofactor.rotate_secret_keys()
+    click.echo(f"re-encrypted {count} TOTP secret(s) with the first key of "
+               f"TOTP_ENCRYPTION_KEYS; keys after the first can now be dropped")
 
 
 @users_cli.command("disable-2fa")

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LUA = Path(__file__).resolve().parent / "scenario.lua"
 SECRET = "bench-secret-" + "x" * 35  # 48 characters
+TOTP_KEY = "YmVuY2gtdG90cC1rZXktMzItYnl0ZXMtbG9uZy4uLi4="  # a Fernet key (32 bytes)
 PASSWORD = "bench-password-1"
 SEED_USERS = 300
 
@@ -72,9 +73,10 @@ def base_env(db: Path) -> dict[str, str]:
     """Production settings, the same for both apps; gunicorn's own defaults
     come from config/gunicorn.conf.py unless bench options override them."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TEST_", "GUNICORN_", "RATELIMIT_", "ARGON2_", "JWT_"))
+           if not k.startswith(("TEST_", "GUNICORN_", "RATELIMIT_", "ARGON2_", "JWT_", "TOTP_"))
            and k not in ("WEB_CONCURRENCY", "BIND", "HOST", "PORT", "REDIS_URL")}
-    env.update(APP_ENV="production", SECRET_KEY=SECRET, DATABASE_URL=f"sqlite:///{db}",
+    env.update(APP_ENV="production", SECRET_KEY=SECRET, TOTP_ENCRYPTION_KEYS=TOTP_KEY,
+               DATABASE_URL=f"sqlite:///{db}",
                RATELIMIT_ENABLED="false", LOG_LEVEL="WARNING",
                GUNICORN_ACCESS_LOG="/dev/null", PYTHONPATH=str(ROOT))
     return env

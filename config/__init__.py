@@ -6,10 +6,14 @@ it is called, so tests and the CLI see what the process was started with.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
 from dotenv import load_dotenv
 from limits import parse_many
 from sqlalchemy.engine import make_url
@@ -102,6 +106,35 @@ def _log_level() -> str:
     if value not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
     return value
+
+
+_FERNET_HINT = ("python3 -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'")
+
+
+def _totp_keys(name: str, secret: str) -> list[str]:
+    """TOTP_ENCRYPTION_KEYS: the keys that encrypt TOTP secrets at rest, the
+    first encrypting, every one decrypting (a rotation puts the new key
+    first, runs `flask users rotate-2fa-key`, then drops the old one).
+
+    Production needs its own: a key derived from SECRET_KEY would lock every
+    2FA user out the day SECRET_KEY is rotated. Elsewhere one is derived
+    from SECRET_KEY. A key is never echoed."""
+    value = _env("TOTP_ENCRYPTION_KEYS")
+    if value is None:
+        if name == "production":
+            raise ConfigError(f"TOTP_ENCRYPTION_KEYS must be set in production (a key: "
+                              f"{_FERNET_HINT})")
+        derived = hashlib.sha256(b"gatehouse-totp:" + secret.encode()).digest()
+        return [base64.urlsafe_b64encode(derived).decode()]
+    keys = [key.strip() for key in value.split(",")]
+    for key in keys:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError, binascii.Error):
+            raise ConfigError(f"TOTP_ENCRYPTION_KEYS must be comma-separated Fernet keys "
+                              f"(a key: {_FERNET_HINT})") from None
+    return keys
 
 
 class BaseConfig:
@@ -200,6 +233,7 @@ def get_config(name: str | None = None) -> dict[str, Any]:
         ARGON2_MEMORY_COST=_int("ARGON2_MEMORY_COST", cls.ARGON2_MEMORY_COST, 8),
         ARGON2_PARALLELISM=_int("ARGON2_PARALLELISM", cls.ARGON2_PARALLELISM, 1),
         AUTH_GENERIC_LOGIN_ERRORS=_bool("AUTH_GENERIC_LOGIN_ERRORS", False),
+        TOTP_ENCRYPTION_KEYS=_totp_keys(name, secret),
         LOG_LEVEL=_log_level(),
         LOG_ACCESS=_bool("LOG_ACCESS", True),
         DB_POOL_SIZE=_int("DB_POOL_SIZE", 5, 1),

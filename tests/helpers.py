@@ -160,6 +160,28 @@ def now() -> int:
 
 # --- fixtures, imported by tests/auth/conftest.py and tests/users/conftest.py -----
 
+T0 = 1_900_000_000.0  # on a 30 s step boundary plus 10 s: see Clock.step()
+
+
+class Clock:
+    """The clock TOTP checks read, frozen and moved by hand (never sleep)."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def step(self, steps: int = 1) -> None:
+        self.now += 30 * steps
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    from api.auth import totp
+
+    c = Clock()
+    monkeypatch.setattr(totp, "current_time", lambda: c.now)
+    return c
+
+
 @pytest.fixture
 def ada(client: FlaskClient) -> Account:
     """A registered, logged-in user."""

@@ -9,11 +9,45 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_PG = PG_URL.startswith("postgresql")
+
+
+def pg_admin() -> Any:
+    """A connection to the PostgreSQL server of TEST_DATABASE_URL, for
+    creating and dropping databases."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(PG_URL).set(drivername="postgresql", database="postgres")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+
+@contextmanager
+def fresh_database(tmp_path: Path, prefix: str) -> Iterator[str]:
+    """The URL of a new, empty database of the kind this run tests: a SQLite
+    file, or (TEST_DATABASE_URL naming PostgreSQL) a database of its own,
+    dropped afterwards."""
+    if not ON_PG:
+        yield f"sqlite:///{tmp_path}/{prefix}.db"
+        return
+    from sqlalchemy.engine import make_url
+
+    name = f"gh_{prefix}_{uuid.uuid4().hex[:10]}"
+    with pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ from config import ConfigError, get_config
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG = "k" * 48
+TOTP_KEY = "IVeAQBJmt4KgkVhzb-Uak0XuPo6OK7TQ2Ve04_NfvWk="  # a Fernet key for these tests
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,6 +81,7 @@ def test_production_needs_a_strong_jwt_key_for_hs256(monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigError, match="^JWT_SECRET_KEY must be set"):
         get_config("production")
     get_config("development")  # a weak key is only refused in production
+    monkeypatch.setenv("TOTP_ENCRYPTION_KEYS", TOTP_KEY)
     monkeypatch.setenv("JWT_ALGORITHM", "EdDSA")  # key files sign; the HS256 key is unused
     assert get_config("production")["JWT_ALGORITHM"] == "EdDSA"
 
@@ -120,7 +122,34 @@ def test_dotenv_is_read_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch
 
 def test_production_with_a_strong_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG)
+    monkeypatch.setenv("TOTP_ENCRYPTION_KEYS", TOTP_KEY)
     assert get_config("production")["SECRET_KEY"] == STRONG
+
+
+def test_production_needs_its_own_totp_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Derived from SECRET_KEY, they would lock every 2FA user out the day
+    SECRET_KEY is rotated: production must name its own."""
+    monkeypatch.setenv("SECRET_KEY", STRONG)
+    monkeypatch.delenv("TOTP_ENCRYPTION_KEYS", raising=False)
+    with pytest.raises(ConfigError, match="^TOTP_ENCRYPTION_KEYS must be set in production"):
+        get_config("production")
+    # elsewhere one is derived from SECRET_KEY, the same each start
+    dev = get_config("development")["TOTP_ENCRYPTION_KEYS"]
+    assert len(dev) == 1 and dev == get_config("development")["TOTP_ENCRYPTION_KEYS"]
+    monkeypatch.setenv("SECRET_KEY", "other-" + STRONG)
+    assert get_config("development")["TOTP_ENCRYPTION_KEYS"] != dev
+
+
+def test_totp_keys_parse_and_bad_ones_are_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = "0" * 43 + "="
+    monkeypatch.setenv("TOTP_ENCRYPTION_KEYS", f" {TOTP_KEY} , {other}")
+    assert get_config("development")["TOTP_ENCRYPTION_KEYS"] == [TOTP_KEY, other]
+    for bad in ("not-a-key-but-secret-looking", TOTP_KEY + ",", TOTP_KEY[:-2], "ü" * 44):
+        monkeypatch.setenv("TOTP_ENCRYPTION_KEYS", bad)
+        with pytest.raises(ConfigError, match="^TOTP_ENCRYPTION_KEYS must be comma-separated "
+                                              "Fernet keys") as info:
+            get_config("development")
+        assert bad.strip(",") not in str(info.value)
 
 
 def test_asymmetric_algorithm_needs_key_files(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +166,8 @@ def test_asymmetric_algorithm_needs_key_files(monkeypatch: pytest.MonkeyPatch) -
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "APP_ENV")}
+    full = {k: v for k, v in os.environ.items()
+            if k not in ("SECRET_KEY", "APP_ENV", "TOTP_ENCRYPTION_KEYS")}
     full.update(env)
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=full,
                           capture_output=True, text=True, timeout=60)
@@ -154,6 +184,7 @@ def test_wsgi_refuses_production_without_secret_in_one_line() -> None:
 @pytest.mark.parametrize("name,value", [
     ("LOG_LEVEL", "LOUD"), ("DATABASE_URL", "mysql://admin:hunter2-pw@h/db"),
     ("REDIS_URL", "nope"), ("RATELIMIT_LOGIN", "lots"),
+    ("TOTP_ENCRYPTION_KEYS", "hunter2-pw"),
 ])
 def test_wsgi_refuses_bad_settings_in_one_line(name: str, value: str) -> None:
     out = _run("import wsgi", APP_ENV="development", **{name: value})
@@ -165,6 +196,7 @@ def test_wsgi_refuses_bad_settings_in_one_line(name: str, value: str) -> None:
 
 def test_wsgi_starts_in_production_with_a_secret(tmp_path: Path) -> None:
     out = _run("import wsgi; print(wsgi.app.config['APP_ENV'])", APP_ENV="production",
-               SECRET_KEY=STRONG, DATABASE_URL=f"sqlite:///{tmp_path}/p.db")
+               SECRET_KEY=STRONG, TOTP_ENCRYPTION_KEYS=TOTP_KEY,
+               DATABASE_URL=f"sqlite:///{tmp_path}/p.db")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "production"

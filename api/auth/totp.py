@@ -1,8 +1,13 @@
-"""TOTP (RFC 6238 via pyotp) and recovery codes.
+"""TOTP (RFC 6238 via pyotp), its secrets at rest, and recovery codes.
 
 30-second steps, one step of tolerance either side. A code is accepted
 once per user: the last accepted step is remembered in the database, so
 every worker and host sees the same replay memory.
+
+A TOTP secret is stored encrypted (Fernet: AES-128-CBC with an HMAC, from
+`cryptography`) under TOTP_ENCRYPTION_KEYS, so a copy of the database alone
+(a backup, a replica, a leaked dump) cannot mint codes. The first key
+encrypts, every key decrypts: keys are rotated without locking anyone out.
 """
 from __future__ import annotations
 
@@ -10,13 +15,55 @@ import hashlib
 import hmac
 import secrets
 import time
+from typing import Callable
 
 import pyotp
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import Flask, current_app
 
 STEP = 30
 TOLERANCE = 1
 RECOVERY_CODES = 10
 _RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+_EXT = "gatehouse.totp"
+
+
+class SecretKeyMissing(RuntimeError):
+    """A stored TOTP secret was encrypted with a key TOTP_ENCRYPTION_KEYS no
+    longer holds (dropped before `flask users rotate-2fa-key` ran)."""
+
+
+def init_totp(app: Flask) -> None:
+    app.extensions[_EXT] = MultiFernet(
+        [Fernet(key) for key in app.config["TOTP_ENCRYPTION_KEYS"]])
+
+
+def _box() -> MultiFernet:
+    return current_app.extensions[_EXT]
+
+
+def seal(secret: str) -> str:
+    """A TOTP secret as stored: encrypted with the first key."""
+    return _box().encrypt(secret.encode()).decode()
+
+
+def unseal(stored: str) -> str:
+    return _with_key(_box().decrypt, stored)
+
+
+def reseal(stored: str) -> str:
+    """The same secret, encrypted with the first key (a key rotation)."""
+    return _with_key(_box().rotate, stored)
+
+
+def _with_key(operation: Callable[[bytes], bytes], stored: str) -> str:
+    try:
+        return operation(stored.encode()).decode()
+    except InvalidToken:
+        raise SecretKeyMissing("a stored TOTP secret cannot be decrypted with any key "
+                               "of TOTP_ENCRYPTION_KEYS") from None
 
 
 def current_time() -> float:

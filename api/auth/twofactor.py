@@ -31,7 +31,7 @@ def setup(user: User) -> dict[str, str]:
     if user.totp_enabled:
         raise InvalidParameterError(reason="auth.totp.already_enabled")
     secret = totp.new_secret()
-    user.totp_pending_secret = secret
+    user.totp_pending_secret = totp.seal(secret)
     db.session.commit()
     uri = totp.provisioning_uri(secret, user.email, current_app.config["TOTP_ISSUER"])
     return {"secret": secret, "otpauth_uri": uri}
@@ -42,10 +42,10 @@ def enable(user: User, code: str) -> dict[str, Any]:
         raise InvalidParameterError(reason="auth.totp.already_enabled")
     if not user.totp_pending_secret:
         raise InvalidParameterError(reason="auth.totp.not_pending")
-    step = totp.matching_step(user.totp_pending_secret, code)
+    step = totp.matching_step(totp.unseal(user.totp_pending_secret), code)
     if step is None:
         raise _wrong_code()
-    user.totp_secret = user.totp_pending_secret
+    user.totp_secret = user.totp_pending_secret  # sealed as it is
     user.totp_pending_secret = None
     user.totp_enabled = True
     user.totp_last_step = step
@@ -84,6 +84,31 @@ def admin_disable(user: User) -> int:
     revoked = revoke_sessions(user.id, reason="2fa_disabled")
     db.session.commit()
     return revoked
+
+
+def rotate_secret_keys(batch: int = 500) -> int:
+    """Re-encrypt every stored TOTP secret with the first key of
+    TOTP_ENCRYPTION_KEYS (after a new key is put first, before the old one
+    is dropped); how many were re-encrypted. A batch of users per commit: a
+    run cut short leaves each secret readable under one key or the other,
+    and running it again finishes the job."""
+    sealed = or_(User.totp_secret.is_not(None), User.totp_pending_secret.is_not(None))
+    done, after = 0, 0
+    while True:
+        rows = db.session.execute(
+            select(User.id, User.totp_secret, User.totp_pending_secret)
+            .where(sealed, User.id > after).order_by(User.id).limit(batch)).all()
+        if not rows:
+            return done
+        for row in rows:
+            secret, pending = row.totp_secret, row.totp_pending_secret
+            db.session.execute(update(User).where(User.id == row.id).values(
+                totp_secret=secret and totp.reseal(secret),
+                totp_pending_secret=pending and totp.reseal(pending),
+                updated_at=User.updated_at))  # not a change of the account
+            done += (secret is not None) + (pending is not None)
+        db.session.commit()
+        after = rows[-1].id
 
 
 def start_challenge(user: User) -> dict[str, Any]:
@@ -140,7 +165,8 @@ def verify(challenge_token: str, code: str) -> dict[str, Any]:
 def _accept_code(user: User, code: str) -> None:
     """Accept a TOTP code (once per step) or an unused recovery code, else 88."""
     if totp.looks_like_totp(code):
-        step = totp.matching_step(user.totp_secret or "", code)
+        step = totp.matching_step(totp.unseal(user.totp_secret), code) \
+            if user.totp_secret else None
         if step is None:
             raise _wrong_code()
         # compare-and-set on the last accepted step: replay memory shared by

@@ -37,8 +37,9 @@ class User(db.Model):
     blocked_reason: Mapped[str | None] = mapped_column(String(255))
     blocked_at: Mapped[datetime | None] = mapped_column(DateTime)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    # encrypted (api/auth/totp.py: seal, unseal), never the secret itself
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(255))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

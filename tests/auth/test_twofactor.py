@@ -12,24 +12,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from api.auth import totp
 from api.extensions import db
 from api.users.models import AuthSession, RecoveryCode, User
+from tests.helpers import Clock
 
 PASSWORD = "correct horse battery"
-T0 = 1_900_000_000.0  # on a 30 s step boundary plus 10 s: see Clock.step()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def step(self, steps: int = 1) -> None:
-        self.now += 30 * steps
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    c = Clock()
-    monkeypatch.setattr(totp, "current_time", lambda: c.now)
-    return c
 
 
 def meta(resp: Any) -> dict:
@@ -84,7 +69,9 @@ def test_setup_returns_pending_secret_and_uri(client: FlaskClient, app: Flask) -
     assert "issuer=Gatehouse" in data["otpauth_uri"]
     with app.app_context():
         user = db.session.get(User, 1)
-        assert user.totp_pending_secret == data["secret"]
+        # kept encrypted, never as the secret itself
+        assert data["secret"] not in user.totp_pending_secret
+        assert totp.unseal(user.totp_pending_secret) == data["secret"]
         assert user.totp_enabled is False
     # still a plain account: the plain token keeps working
     assert client.get("/v1/users/me", headers=bearer(tokens["access_token"])).status_code == 200

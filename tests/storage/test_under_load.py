@@ -5,7 +5,6 @@ Runs on a SQLite file, and on PostgreSQL too when TEST_DATABASE_URL names one
 """
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -13,48 +12,25 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 from tests.helpers import require_redis
-from tests.server import Gunicorn, migrate, running, server_env
+from tests.server import (
+    ON_PG, Gunicorn, fresh_database, migrate, pg_admin, running, server_env)
 
 pytestmark = pytest.mark.slow
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-ON_PG = PG_URL.startswith("postgresql")
 PASSWORD = "password-123"
-
-
-def _pg_admin() -> Any:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(PG_URL).set(drivername="postgresql", database="postgres")
-    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
 
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database URL of the kind this run tests."""
-    if not ON_PG:
-        url = f"sqlite:///{tmp_path}/load.db"
+    with fresh_database(tmp_path, "load") as url:
         migrate(server_env(url))
         yield url
-        return
-    from sqlalchemy.engine import make_url
-
-    name = f"gh_load_{uuid.uuid4().hex[:10]}"
-    with _pg_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate(server_env(url))
-        yield url
-    finally:
-        with _pg_admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -162,7 +138,7 @@ def test_postgres_backends_terminated_then_recovered(database: str, server: Guni
     for _ in range(6):  # fill every worker's pool
         assert server.call("GET", "/v1/users/me", headers=auth)[0] == 200
     name = make_url(database).database
-    with _pg_admin() as admin:
+    with pg_admin() as admin:
         killed = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()[0]
