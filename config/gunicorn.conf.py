@@ -19,19 +19,22 @@ def _int(name: str, default: int) -> int:
 
 bind = os.environ.get("BIND") or (
     f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
-# Measured with bench/ (bench/README.md, "Worker class and count"): of five
-# shapes, none served the scenarios clearly faster than gthread with
-# 2 x cores + 1 workers of 2 threads, which also keeps connections alive and
-# lets a worker waiting on the database serve its other thread. (sync had a
-# lower p99 under saturation; it needs a buffering proxy in front.)
-workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1)
 _kind = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 # "gthread" is gunicorn's threaded worker accepting a connection only while
 # it has a thread free (config/workers.py): gunicorn's own let one worker take
 # every connection of a burst. Any other value goes to gunicorn as it is.
 worker_class = "config.workers.FairThreadWorker" if _kind == "gthread" else _kind
-# gunicorn silently runs gthread for "sync" with threads > 1: sync means 1
-threads = _int("GUNICORN_THREADS", 1 if _kind == "sync" else 2)
+# Measured with bench/shapes.py, every shape in one run (bench/README.md,
+# "Worker class and count"): one threaded worker per core, 4 threads each,
+# served every scenario but login (bound by argon2, alike within the noise)
+# 1.1-1.6 x as fast as 2 x cores + 1 workers of 2 threads, with a p99 as low
+# or lower: fewer processes share the caches and cores with less switching,
+# and a thread waiting on the database frees the GIL for another.
+# Single-threaded workers (sync) keep 2 x cores + 1.
+# gunicorn silently runs gthread for "sync" with threads > 1: sync means 1.
+threads = _int("GUNICORN_THREADS", 1 if _kind == "sync" else 4)
+_cores = multiprocessing.cpu_count()
+workers = _int("WEB_CONCURRENCY", _cores if threads > 1 else 2 * _cores + 1)
 # Recycle workers now and then (jitter keeps them from restarting together).
 # A restart costs ~0.1 s of CPU, and a worker's memory stays flat (74 MB over
 # 66,000 requests): every 20,000 requests costs under 1 % and still bounds a leak.

@@ -35,8 +35,9 @@ def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     conf = load(monkeypatch)
     assert conf["bind"] == "127.0.0.1:8000"
-    assert conf["workers"] == 2 * multiprocessing.cpu_count() + 1
-    assert (conf["worker_class"], conf["threads"]) == ("config.workers.FairThreadWorker", 2)
+    # one worker per core, 4 threads each (bench/README.md, "Worker class and count")
+    assert conf["workers"] == multiprocessing.cpu_count()
+    assert (conf["worker_class"], conf["threads"]) == ("config.workers.FairThreadWorker", 4)
     assert (conf["max_requests"], conf["max_requests_jitter"]) == (20000, 2000)
     assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 30, 5)
     assert conf["preload_app"] is True
@@ -62,11 +63,13 @@ def test_sync_workers_default_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> 
     # with threads > 1 gunicorn would quietly run gthread instead
     conf = load(monkeypatch, GUNICORN_WORKER_CLASS="sync")
     assert (conf["worker_class"], conf["threads"]) == ("sync", 1)
+    # single-threaded: more processes to cover the waits on the database
+    assert conf["workers"] == 2 * multiprocessing.cpu_count() + 1
 
 
 def test_other_worker_classes_go_to_gunicorn_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
     conf = load(monkeypatch, GUNICORN_WORKER_CLASS="gunicorn.workers.gthread.ThreadWorker")
-    assert (conf["worker_class"], conf["threads"]) == ("gunicorn.workers.gthread.ThreadWorker", 2)
+    assert (conf["worker_class"], conf["threads"]) == ("gunicorn.workers.gthread.ThreadWorker", 4)
 
 
 def _written(write: Any, status: int) -> tuple[str, dict[str, str], dict[str, Any]]:
