@@ -102,13 +102,22 @@ def rotate_secret_keys(batch: int = 500) -> int:
             return done
         for row in rows:
             secret, pending = row.totp_secret, row.totp_pending_secret
-            db.session.execute(update(User).where(User.id == row.id).values(
-                totp_secret=secret and totp.reseal(secret),
-                totp_pending_secret=pending and totp.reseal(pending),
-                updated_at=User.updated_at))  # not a change of the account
-            done += (secret is not None) + (pending is not None)
+            # compare-and-set: a secret changed meanwhile (2FA set up, enabled
+            # or turned off) was written with the first key, or is gone
+            changed = db.session.execute(
+                update(User).where(User.id == row.id, _is(User.totp_secret, secret),
+                                   _is(User.totp_pending_secret, pending))
+                .values(totp_secret=secret and totp.reseal(secret),
+                        totp_pending_secret=pending and totp.reseal(pending),
+                        updated_at=User.updated_at)  # not a change of the account
+                .execution_options(synchronize_session=False)).rowcount
+            done += changed * ((secret is not None) + (pending is not None))
         db.session.commit()
         after = rows[-1].id
+
+
+def _is(column: Any, value: str | None) -> Any:
+    return column.is_(None) if value is None else column == value
 
 
 def start_challenge(user: User) -> dict[str, Any]:

@@ -113,3 +113,31 @@ def test_rotation_walks_every_batch(shared_db: str, clock: Clock) -> None:
     box = Fernet(KEY_B)
     assert [box.decrypt(r[0].encode()).decode() for r in rows[:2]] == secrets
     assert rows[2][0] is None and box.decrypt(rows[2][1].encode()).decode() == pending
+
+
+def test_rotation_never_writes_back_a_secret_changed_meanwhile(
+        shared_db: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """2FA turned off while the rotation runs: the old secret stays gone."""
+    from api.auth import totp, twofactor
+
+    old = keyed_app(shared_db, KEY_A)
+    client = old.test_client()
+    for name in ("ada", "bob"):
+        enable_2fa(client, clock, name)
+    both = keyed_app(shared_db, KEY_B, KEY_A)
+    reseal = totp.reseal
+
+    def turned_off_meanwhile(stored_secret: str) -> str:
+        # what `users disable-2fa ada` commits between the read and the write
+        db.session.execute(text("UPDATE users SET totp_secret = NULL, totp_enabled = false "
+                                "WHERE username = 'ada'"))
+        return reseal(stored_secret)
+
+    monkeypatch.setattr(totp, "reseal", turned_off_meanwhile)
+    with both.app_context():
+        assert twofactor.rotate_secret_keys() == 1  # bob's only
+        rows = db.session.execute(text(
+            "SELECT username, totp_secret FROM users ORDER BY id")).all()
+        db.session.rollback()
+    assert rows[0] == ("ada", None)
+    assert Fernet(KEY_B).decrypt(rows[1][1].encode())
