@@ -6,6 +6,9 @@ instead of failing the first login.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -19,7 +22,7 @@ from api.extensions import db
 from config import ConfigError
 from tests.conftest import make_app
 from tests.helpers import (
-    assert_error, assert_ok, bearer, claims_of, make_account, me, refresh, tamper, unsigned)
+    _b64, assert_error, assert_ok, bearer, claims_of, make_account, me, refresh, tamper, unsigned)
 
 
 def _new_key(algorithm: str) -> Any:
@@ -91,18 +94,10 @@ def test_tokens_the_key_did_not_sign_are_refused(keyed: tuple[Flask, Any]) -> No
 def _hs256(claims: dict[str, Any], secret: str) -> str:
     """An HS256 token keyed with a PEM string, built by hand: PyJWT itself
     refuses to use something that looks like an asymmetric key as a secret."""
-    import base64
-    import hashlib
-    import hmac
-    import json
-
-    def b64(raw: bytes) -> str:
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    signing_input = (b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "."
-                     + b64(json.dumps(claims).encode()))
+    signing_input = (_b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "."
+                     + _b64(json.dumps(claims).encode()))
     mac = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64(mac)}"
+    return f"{signing_input}.{_b64(mac)}"
 
 
 @pytest.mark.parametrize("algorithm", ["EdDSA", "RS256"])
