@@ -182,6 +182,21 @@ def server_cpu(pid: int) -> float:
     return total / _TICK
 
 
+def settle(servers: list[Server], timeout: float = 10.0) -> None:
+    """Wait until the servers are idle. wrk stops sending when its time is up,
+    but requests in flight still run: four logins' argon2 hashes take up to
+    half a second, which landed on the next measurement (the first pair of
+    each round measured 0.6-0.8, the second 1.1-1.4)."""
+    deadline = time.monotonic() + timeout
+    before = sum(server_cpu(s.proc.pid) for s in servers)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = sum(server_cpu(s.proc.pid) for s in servers)
+        if now - before < 0.02:  # under a tenth of a core
+            return
+        before = now
+
+
 def check_answers(servers: dict[str, Server], tokens: dict[str, str]) -> None:
     """Both apps answer every scenario with the status it is meant to measure."""
     for s in SCENARIOS:
@@ -292,6 +307,7 @@ def measure(servers: dict[str, Server], scenarios: list[Scenario], tokens: dict[
     scenario's pairs."""
     def run(s: Scenario, who: str, seconds: int) -> dict:
         conns = args.login_connections if s.key == "login" else args.connections
+        settle(list(servers.values()))
         return run_wrk(servers[who], s, tokens.get(s.token), seconds, conns, args.wrk_threads)
 
     if args.warmup:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import BY_KEY, Scenario, Server, copy_db, run_wrk, seed  # noqa: E402
+from bench.run import (  # noqa: E402
+    BY_KEY, Scenario, Server, copy_db, run_wrk, seed, settle)
 
 # worker class:workers x threads (sync: workers); the first is the reference
 DEFAULT_SHAPES = "gthread:5x2,gthread:3x4,gthread:2x4,sync:5,sync:3"
@@ -52,6 +53,7 @@ def measure(shapes: list[tuple[str, dict[str, str]]], scenarios: list[Scenario],
 
         def run(server: Server, s: Scenario, seconds: int) -> dict:
             conns = args.login_connections if s.key == "login" else args.connections
+            settle(servers)
             return run_wrk(server, s, tokens.get(s.token), seconds, conns, 1)
 
         servers: list[Server] = []
