@@ -91,13 +91,15 @@ ERROR_CLASSES: dict[int, type[AppError]] = {
 }
 
 
+_MISSING = "Missing data for required field."
+
+
 def validation_error(messages: Any) -> InvalidParameterError:
     """The 88 for marshmallow's messages: every field named, flattened."""
     fields = _flatten(messages)
-    missing = sorted(name for name, msgs in fields.items()
-                     if "Missing data for required field." in msgs)
+    missing = [name for name, msgs in fields.items() if _MISSING in msgs]
     if missing:
-        description = "Missing required parameter: " + ", ".join(missing)
+        description = "Missing required parameter: " + ", ".join(sorted(missing))
     else:
         description = "Invalid parameter: " + ", ".join(sorted(fields))
     return InvalidParameterError(description, reason="request.param.invalid",
