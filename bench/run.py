@@ -1,6 +1,6 @@
 """Benchmark Gatehouse against a bare-Flask floor, under gunicorn, with wrk.
 
-    .venv/bin/python bench/run.py            # the full run (about 4 minutes on 2 cores)
+    .venv/bin/python bench/run.py            # the full run (about 6 minutes on 2 cores)
     .venv/bin/python bench/run.py --smoke    # one 1-second round per scenario: does it run?
 
 Both apps are served by config/gunicorn.conf.py with production settings on
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="1 round of 1 s per scenario")
     # many short rounds: on a shared machine a slow spell then spoils a few
     # pairs, which the median over pairs sets aside
-    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--seconds", type=int, default=2, help="per round, app and scenario")
     parser.add_argument("--warmup", type=int, default=1, help="seconds per app and scenario")
     parser.add_argument("--connections", type=int, default=16)

@@ -25,7 +25,7 @@ from bench.run import (  # noqa: E402
     BY_KEY, Scenario, Server, copy_db, run_wrk, seed, settle)
 
 # worker class:workers x threads (sync: workers); the first is the reference
-DEFAULT_SHAPES = "gthread:5x2,gthread:3x4,gthread:2x4,sync:5,sync:3"
+DEFAULT_SHAPES = "gthread:2x4,gthread:5x2,gthread:3x4,sync:5,sync:3"
 
 
 def parse_shape(text: str) -> tuple[str, dict[str, str]]:
