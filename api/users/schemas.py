@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from api.dumper import Dumper
+
 # A list (not validate.And) so the OpenAPI document shows both rules. The
 # pattern means the same in Python and in the document's ECMA-262 dialect:
 # "(?!\n)" stops Python's "$" from accepting a trailing newline.
@@ -72,5 +74,6 @@ class DeletedSchema(Schema):
     deleted = fields.Boolean(required=True)
 
 
-public_user = PublicUserSchema()
-own_user = UserSchema()
+# what the views dump with: the schemas' own output, for less (api/dumper.py)
+public_user = Dumper(PublicUserSchema())
+own_user = Dumper(UserSchema())
