@@ -7,6 +7,8 @@ from flask import Flask, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from api.extensions import db
+
 
 def engine_options(config: dict[str, Any]) -> dict[str, Any]:
     """SQLALCHEMY_ENGINE_OPTIONS for the configured database URL."""
@@ -64,3 +66,25 @@ def _may_write() -> bool:
     concurrent writers queue on the busy timeout instead of one failing when
     it upgrades a read lock; reads stay deferred and run side by side."""
     return not has_request_context() or request.method not in _READ_METHODS
+
+
+def end_read_transaction() -> None:
+    """End the request's transaction before work that needs no database and
+    takes long: argon2 (0.15-0.25 s of CPU a hash).
+
+    A request that may write holds SQLite's one write lock from its first
+    query to its commit (BEGIN IMMEDIATE, above): a hash inside it would make
+    every writer of every worker wait, logins would run one at a time however
+    many cores there are, and a queue of them longer than
+    SQLITE_BUSY_TIMEOUT_MS would fail the writers behind it with 77. On
+    PostgreSQL it keeps a pooled connection from idling in a transaction.
+
+    Only for a transaction that has read and not written: nothing is undone.
+    What it read is expired, and loads again (in a new transaction) when used,
+    so read what the slow work needs first, and check afterwards that it is
+    unchanged.
+    """
+    session = db.session
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("end_read_transaction() with changes not yet written")
+    session.rollback()

@@ -16,11 +16,12 @@ from api.auth.sessions import open_session, refresh_expiry
 from api.auth.tokens import (
     SessionRef, hash_refresh_token, issue_access_token, new_refresh_token, parse_refresh_token,
     token_pair)
+from api.db import end_read_transaction
 from api.errors.exceptions import (
     PasswordNotMatchError, UnauthorizedError, UserNotExistsError)
 from api.extensions import db
 from api.users.models import AuthSession, User, utcnow
-from api.users.service import find_by_login, revoke_sessions
+from api.users.service import check_password, credentials_of, revoke_sessions
 
 
 def check_credentials(login: str, password: str) -> User:
@@ -31,20 +32,23 @@ def check_credentials(login: str, password: str) -> User:
     knows its password.
     """
     generic = current_app.config["AUTH_GENERIC_LOGIN_ERRORS"]
-    user = find_by_login(login)
-    if user is None:
+    found = credentials_of(login)
+    if found is None:
+        end_read_transaction()  # as check_password does before its hash
         passwords().spend_one_verification(password)
         if generic:
             raise PasswordNotMatchError(reason="auth.login.invalid_credentials")
         raise UserNotExistsError(reason="auth.login.unknown_user")
-    if not passwords().verify(user.password_hash, password):
+    # a hash made with older cost settings is upgraded, with the same password
+    upgrade = password if passwords().needs_rehash(found.password_hash) else None
+    try:
+        user = check_password(found.id, found.password_hash, password, new_password=upgrade)
+    except PasswordNotMatchError:
         if generic:
-            raise PasswordNotMatchError(reason="auth.login.invalid_credentials")
-        raise PasswordNotMatchError(reason="auth.password.mismatch")
+            raise PasswordNotMatchError(reason="auth.login.invalid_credentials") from None
+        raise
     if user.is_blocked:
         raise UnauthorizedError(reason="auth.account.blocked")
-    if passwords().needs_rehash(user.password_hash):
-        user.password_hash = passwords().hash(password)
     return user
 
 
@@ -109,9 +113,7 @@ def logout(session: SessionRef) -> None:
 
 def change_password(user: User, session: SessionRef, current: str, new: str) -> int:
     """New hash; every other session of the user is revoked."""
-    if not passwords().verify(user.password_hash, current):
-        raise PasswordNotMatchError(reason="auth.password.mismatch")
-    user.password_hash = passwords().hash(new)
+    user = check_password(user.id, user.password_hash, current, new_password=new)
     revoked = revoke_sessions(user.id, except_session=session.id,
                               reason="password_change")
     db.session.commit()

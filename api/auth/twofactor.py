@@ -14,14 +14,13 @@ from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
 from api.auth import totp
-from api.auth.passwords import passwords
 from api.auth.sessions import open_session
 from api.auth.tokens import CHALLENGE, decode_jwt, encode_jwt
 from api.errors.exceptions import (
-    InvalidParameterError, PasswordNotMatchError, UnauthorizedError)
+    InvalidParameterError, UnauthorizedError)
 from api.extensions import db
 from api.users.models import LoginChallenge, RecoveryCode, User, utcnow
-from api.users.service import revoke_sessions
+from api.users.service import check_password, revoke_sessions
 
 MAX_WRONG_CODES = 5
 
@@ -59,8 +58,7 @@ def enable(user: User, code: str) -> dict[str, Any]:
 def disable(user: User, password: str, code: str) -> dict[str, Any]:
     if not user.totp_enabled:
         raise InvalidParameterError(reason="auth.totp.not_enabled")
-    if not passwords().verify(user.password_hash, password):
-        raise PasswordNotMatchError(reason="auth.password.mismatch")
+    user = check_password(user.id, user.password_hash, password)
     _accept_code(user, code)
     clear(user)
     revoke_sessions(user.id, reason="2fa_disabled")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, or_, select, update
 
 from api.auth.passwords import passwords
+from api.db import end_read_transaction
 from api.errors.exceptions import (
     InvalidParameterError, PasswordNotMatchError, UserNotExistsError)
 from api.errors.catalog import reason_of
@@ -51,6 +52,8 @@ def _ensure_free(username: str | None = None, email: str | None = None,
 def create_user(username: str, email: str, password: str, *,
                 display_name: str | None = None, is_admin: bool = False) -> User:
     _ensure_free(username, email)
+    end_read_transaction()  # argon2 with no transaction open; a racing
+    # registration of the same name ends in the unique constraint: 88 all the same
     user = User(password_hash=passwords().hash(password), display_name=display_name,
                 is_admin=is_admin)
     user.set_username(username)
@@ -86,11 +89,35 @@ def find_user(identifier: str) -> User:
     return user
 
 
-def find_by_login(login: str) -> User | None:
+def credentials_of(login: str) -> Row | None:
+    """The id and password hash of the account with this username or email."""
     key = login.lower()
     return db.session.execute(
-        select(User).where(or_(User.username_key == key, User.email_key == key)).limit(1)
-    ).scalar_one_or_none()
+        select(User.id, User.password_hash)
+        .where(or_(User.username_key == key, User.email_key == key)).limit(1)
+    ).first()
+
+
+def check_password(user_id: int, password_hash: str, password: str, *,
+                   new_password: str | None = None) -> User:
+    """The account, read again once `password` matches its `password_hash`,
+    else 22; with `new_password`, its hash replaced (the caller commits).
+
+    argon2 runs with no transaction open (api.db.end_read_transaction), so
+    the caller reads the id and hash before. An account deleted or given
+    another password while the hash ran answers 22 too: the password was
+    checked against a hash the account no longer has.
+    """
+    end_read_transaction()
+    if not passwords().verify(password_hash, password):
+        raise PasswordNotMatchError(reason="auth.password.mismatch")
+    new_hash = None if new_password is None else passwords().hash(new_password)
+    user = db.session.get(User, user_id)
+    if user is None or user.password_hash != password_hash:
+        raise PasswordNotMatchError(reason="auth.password.mismatch")
+    if new_hash is not None:
+        user.password_hash = new_hash
+    return user
 
 
 def update_user(user: User, changes: dict[str, Any]) -> User:
@@ -104,9 +131,7 @@ def update_user(user: User, changes: dict[str, Any]) -> User:
 
 
 def delete_account(user: User, password: str) -> None:
-    if not passwords().verify(user.password_hash, password):
-        raise PasswordNotMatchError(reason="auth.password.mismatch")
-    delete_user(user)
+    delete_user(check_password(user.id, user.password_hash, password))
 
 
 def delete_user(user: User) -> None:
@@ -143,7 +168,13 @@ def unblock_user(user: User) -> None:
 
 def set_password(user: User, password: str) -> int:
     """Admin reset: new hash, every session revoked."""
-    user.password_hash = passwords().hash(password)
+    user_id = user.id
+    end_read_transaction()  # argon2 with no transaction open
+    new_hash = passwords().hash(password)
+    user = db.session.get(User, user_id)
+    if user is None:  # deleted meanwhile
+        raise UserNotExistsError(reason="user.fetch.not_found")
+    user.password_hash = new_hash
     revoked = revoke_sessions(user.id, reason="password_reset")
     db.session.commit()
     return revoked

@@ -129,6 +129,31 @@ def test_locked_sqlite_answers_77_and_recovers(database: str) -> None:
         assert register(srv, "during")[0] == 200
 
 
+@pytest.mark.skipif(ON_PG, reason="SQLite's one write lock; PostgreSQL locks rows")
+def test_logins_hashing_do_not_hold_up_writers(database: str) -> None:
+    """A login's argon2 runs with no transaction open: 16 logins at the
+    production cost, at once, while another account writes. When the hash ran
+    inside the login's write transaction, logins took SQLite's lock one at a
+    time and the writes waited past the busy timeout behind them (77)."""
+    env = server_env(database, SQLITE_BUSY_TIMEOUT_MS="1000", ARGON2_TIME_COST="3",
+                     ARGON2_MEMORY_COST="65536", ARGON2_PARALLELISM="4")
+    for srv in running(env, workers=2):
+        assert register(srv, "writer")[0] == 200
+        assert register(srv, "busy")[0] == 200
+        auth = login(srv, "writer")
+
+        def write(n: int) -> int:
+            return srv.call("PATCH", "/v1/users/me", {"display_name": f"w{n}"},
+                            headers=auth)[0]
+
+        with ThreadPoolExecutor(20) as pool:
+            logins = [pool.submit(login, srv, "busy") for _ in range(16)]
+            time.sleep(0.2)  # the logins are hashing
+            writes = [pool.submit(write, n) for n in range(4)]
+            assert [w.result() for w in writes] == [200] * 4
+            assert all("Authorization" in f.result() for f in logins)
+
+
 @pytest.mark.skipif(not ON_PG, reason="needs PostgreSQL (TEST_DATABASE_URL)")
 def test_postgres_backends_terminated_then_recovered(database: str, server: Gunicorn) -> None:
     from sqlalchemy.engine import make_url
