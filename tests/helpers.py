@@ -100,6 +100,15 @@ def make_account(client: FlaskClient, username: str = "ada",
                    tokens["access_token"], tokens["refresh_token"])
 
 
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def change_password(client: FlaskClient, account: Account, current: str = PASSWORD,
+                    new: str = NEW_PASSWORD) -> TestResponse:
+    return client.post("/v1/auth/password", headers=account.headers,
+                       json={"current_password": current, "new_password": new})
+
+
 def me(client: FlaskClient, token: str) -> TestResponse:
     return client.get("/v1/users/me", headers=bearer(token))
 

@@ -23,9 +23,8 @@ from api.extensions import db
 from api.users.models import User
 from tests.conftest import make_app
 from tests.helpers import (
-    PASSWORD, Account, Clock, assert_error, assert_ok, bearer, login, make_account, register)
-
-NEW_PASSWORD = "a different passphrase"
+    NEW_PASSWORD, PASSWORD, Account, Clock, assert_error, assert_ok, bearer, change_password,
+    login, make_account, register)
 
 
 class HasherSpy:
@@ -70,11 +69,6 @@ def spy(app: Flask) -> Iterator[HasherSpy]:
 def assert_outside(spy: HasherSpy, *expected: str) -> None:
     assert [name for name, _ in spy.calls] == list(expected)
     assert [open_ for _, open_ in spy.calls] == [False] * len(expected), spy.calls
-
-
-def change_password(client: FlaskClient, account: Account, current: str = PASSWORD) -> Any:
-    return client.post("/v1/auth/password", headers=account.headers,
-                       json={"current_password": current, "new_password": NEW_PASSWORD})
 
 
 def test_register(client: FlaskClient, spy: HasherSpy) -> None:

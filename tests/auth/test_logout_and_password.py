@@ -3,14 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import PASSWORD, assert_error, assert_ok, login, me, refresh
-
-NEW_PASSWORD = "a brand new passphrase"
-
-
-def change(client, account, current=PASSWORD, new=NEW_PASSWORD):
-    return client.post("/v1/auth/password", headers=account.headers,
-                       json={"current_password": current, "new_password": new})
+from tests.helpers import (
+    NEW_PASSWORD, PASSWORD, assert_error, assert_ok, change_password, login, me, refresh)
 
 
 # --- logout ----------------------------------------------------------------------
@@ -53,7 +47,7 @@ def test_login_after_logout_opens_a_working_session(client, ada):
 # --- password change ---------------------------------------------------------------
 
 def test_wrong_current_password_is_22(client, ada):
-    meta = assert_error(change(client, ada, current="not my password"),
+    meta = assert_error(change_password(client, ada, current="not my password"),
                         22, "auth.password.mismatch")
 
     assert meta["description"] == "The password does not match."
@@ -64,7 +58,7 @@ def test_wrong_current_password_is_22(client, ada):
 
 @pytest.mark.parametrize("new", ["short", "p" * 7, "p" * 129])
 def test_new_password_out_of_bounds_is_88(client, ada, new):
-    meta = assert_error(change(client, ada, new=new), 88, "request.param.invalid")
+    meta = assert_error(change_password(client, ada, new=new), 88, "request.param.invalid")
 
     assert meta["fields"] == {"new_password": ["Length must be between 8 and 128."]}
 
@@ -84,7 +78,7 @@ def test_invalid_password_change_body_is_88(client, ada, payload, fields):
 def test_password_change_revokes_every_other_session(client, ada, bob):
     phone, laptop = login(client), login(client)
 
-    data = assert_ok(change(client, ada))
+    data = assert_ok(change_password(client, ada))
 
     assert data == {"password_changed": True, "revoked_sessions": 2}
     # the current session lives on, refresh included
@@ -98,7 +92,7 @@ def test_password_change_revokes_every_other_session(client, ada, bob):
 
 
 def test_new_password_logs_in_and_old_one_fails(client, ada):
-    assert_ok(change(client, ada))
+    assert_ok(change_password(client, ada))
 
     assert_ok(client.post("/v1/auth/login", json={"login": "ada", "password": NEW_PASSWORD}))
     assert_error(client.post("/v1/auth/login", json={"login": "ada", "password": PASSWORD}),
