@@ -1,11 +1,13 @@
 """Engine settings for real deployments, per database dialect."""
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, Callable, TypeVar
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.extensions import db
 
@@ -54,25 +56,42 @@ def register_engine_events(app: Flask, engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn: Any) -> None:
         # reads run as pysqlite runs them by default (no explicit BEGIN)
-        if _may_write():
+        if _declares_write():
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _may_write() -> bool:
-    """Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so two
-    concurrent writers queue on the busy timeout instead of one failing when
-    it upgrades a read lock; reads stay deferred and run side by side."""
-    return not has_request_context() or request.method not in _READ_METHODS
+def writes(view: F) -> F:
+    """Declare that a view writes to the database.
+
+    On SQLite such a request's transactions take the one write lock when they
+    begin (BEGIN IMMEDIATE): two writers then queue on the busy timeout
+    instead of one failing with 77 when it upgrades a read lock. Other
+    requests only read: on SQLite their statements run as pysqlite runs
+    them, each on its own, side by side (so a view that writes without the
+    mark would not write atomically). The mark is read off the routed view,
+    so it may sit anywhere among decorators that use functools.wraps.
+    """
+    view.writes = True  # type: ignore[attr-defined]
+    return view
+
+
+def _declares_write() -> bool:
+    """A request runs as its view declares; outside one (the CLI, scripts)
+    a transaction may always write."""
+    if not has_request_context():
+        return True
+    view = current_app.view_functions.get(request.endpoint)  # type: ignore[arg-type]
+    return getattr(view, "writes", False)
 
 
 def end_read_transaction() -> None:
     """End the request's transaction before work that needs no database and
-    takes long: argon2 (0.15-0.25 s of CPU a hash).
+    takes long: argon2 (a large part of a second of CPU per hash).
 
-    A request that may write holds SQLite's one write lock from its first
+    A request that writes holds SQLite's one write lock from its first
     query to its commit (BEGIN IMMEDIATE, above): a hash inside it would make
     every writer of every worker wait, logins would run one at a time however
     many cores there are, and a queue of them longer than
@@ -88,3 +107,34 @@ def end_read_transaction() -> None:
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("end_read_transaction() with changes not yet written")
     session.rollback()
+
+
+log = logging.getLogger("api.db")
+
+
+def end_session() -> None:
+    """End the request's session, however its connection is.
+
+    Called while the request is still current (Gatehouse.do_teardown_request),
+    before Flask-SQLAlchemy's own teardown, which then finds nothing to do.
+    Closing rolls back what a read left open; on a connection the database
+    has dropped (a restart, pg_terminate_backend) that rollback fails, and
+    raised from a teardown it would turn an answer already made (a 200 from
+    the rows read, or the 77 the error handler wrote) into a bare 500 from
+    the server, with no request id. Here it is logged with the request id,
+    the session's connections are discarded (the pool opens new ones), and
+    the answer stands: nothing was written that the failed rollback undoes.
+    """
+    registry = db.session.registry
+    if not registry.has():
+        return
+    try:
+        db.session.remove()
+    except SQLAlchemyError:
+        log.warning("closing the database session failed; its connection is discarded",
+                    exc_info=True)
+        try:
+            registry().invalidate()
+        except SQLAlchemyError:  # the connection is already unusable: let it go
+            pass
+        registry.clear()

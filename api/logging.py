@@ -2,18 +2,52 @@
 
 Log lines name the request id, method, path (never the query string or
 body), status and duration; nothing else from the request is written.
+Control characters are escaped in every line (EscapeControlCharacters), so
+a path holding "%0d%0a" cannot forge a line, nor "%1b" drive a terminal.
 """
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 
 from flask import Flask, Response, g, has_request_context
 
-from api.http import current_request, request_id
+from api.request_ids import request_id
+from api.requests import current_request
 
 access_log = logging.getLogger("api.access")
+
+# C0 and C1 controls (CR, LF, ESC, the one-byte CSI, ...), DEL, and the two
+# Unicode line separators some log viewers break lines at
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_control(text: str) -> str:
+    """The text with every control character written as an escape (\\x0d)."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(_escaped, text)
+
+
+class EscapeControlCharacters(logging.Filter):
+    """Escapes control characters in a record's message (its traceback, kept
+    apart in exc_info, keeps its lines). On a handler, it covers every
+    logger that reaches it, whatever client text a line carries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 (arguments that do not fit the format:
+            return True  # left for the handler, which reports it and carries on)
+        record.msg, record.args = escape_control(message), None
+        return True
 
 
 class RequestIdFilter(logging.Filter):
@@ -30,6 +64,7 @@ def configure_logging(app: Flask) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler._gatehouse = True  # type: ignore[attr-defined]
         handler.addFilter(RequestIdFilter())
+        handler.addFilter(EscapeControlCharacters())
         handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
         root.addHandler(handler)

@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document, generated from the views, their schemas and the catalog.
 
-Views say what they read and return with ``@documented(...)``; the guards
-(``auth_required``/``admin_required``) and rate limits are read off the view
-itself; every error response is built from ``api/errors/catalog.py``.
+Views say what they return with ``@documented(...)``; what they read
+(``input_body``/``input_query``), the guards (``auth_required``,
+``admin_required``) and rate limits are read off the view itself; every
+error response is built from ``api/errors/catalog.py``.
 Nothing here restates an error fact or an endpoint by hand.
 """
 from __future__ import annotations
@@ -16,12 +17,13 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app
 from marshmallow import Schema
 
+from api import __version__
 from api.errors.catalog import CATALOG, ERROR_CODES, ErrorCode
 from api.errors.exceptions import InvalidParameterError
-from api.http import json_response
+from api.responses import json_response
 
 OPENAPI_VERSION = "3.1.0"
-API_VERSION = "1.0.0"
+API_VERSION = __version__
 _ATTR = "_openapi"
 _PATH_PARAM = re.compile(r"<(?:([^:<>(]+)(?:\([^<>]*\))?:)?([^<>]+)>")  # <converter(args):name>
 # every operation can answer these: unknown method (10), a database failure
@@ -30,21 +32,28 @@ _ALWAYS = (10, 77, 500)
 _REQUEST_ID = {"$ref": "#/components/headers/RequestId"}
 
 
-def documented(*, body: type[Schema] | None = None, query: type[Schema] | None = None,
-               response: type[Schema] | tuple[type[Schema], ...] | None = None, many: bool = False,
+def documented(*, response: type[Schema] | tuple[type[Schema], ...] | None = None,
+               many: bool = False,
                paginated: bool = False, errors: Iterable[int] = (),
-               path_params: dict[str, str | dict[str, Any]] | None = None) -> Callable:
-    """Record what a view reads and returns (the schemas it already uses).
+               path_params: dict[str, str | dict[str, Any]] | None = None,
+               top_level: dict[str, dict[str, Any]] | None = None,
+               headers: dict[str, dict[str, Any]] | None = None) -> Callable:
+    """Record what a view returns (the schemas it already uses); what it
+    reads comes from its `input_body`/`input_query` (api/body.py).
 
     ``errors`` are the codes the view's own logic raises; 10, 77 and 500 (any
     operation), 99 (guarded views), 88 (bodies, queries, path parameters) and
     429 (rate-limited views) are added by the builder. ``path_params`` maps a
     parameter to its description, or to ``{"description": …, "schema": …}``.
+    ``top_level`` documents body members beside ``meta`` and ``data`` (JSON
+    Schema by name: a JWK Set's ``keys``), ``headers`` the 200 answer's own
+    headers (name -> OpenAPI header object).
     """
     def decorate(view: Callable) -> Callable:
-        setattr(view, _ATTR, {"body": body, "query": query, "response": response,
+        setattr(view, _ATTR, {"response": response,
                               "many": many, "paginated": paginated,
-                              "errors": tuple(errors), "path_params": path_params or {}})
+                              "errors": tuple(errors), "path_params": path_params or {},
+                              "top_level": top_level or {}, "headers": headers or {}})
         return view
     return decorate
 
@@ -98,7 +107,10 @@ def _error_components(spec: APISpec) -> None:
                        "`Accept: application/problem+json`.",
         "required": ["type", "title", "status", "detail", "instance", "code"],
         "properties": {
-            "type": {"type": "string", "format": "uri"},
+            # under PUBLIC_URL when set, else relative: never from the Host header
+            "type": {"type": "string", "format": "uri-reference",
+                     "description": "The code's documentation: `GET` it for the "
+                                    "catalog entry (relative unless PUBLIC_URL is set)."},
             "title": {"type": "string"}, "status": {"type": "integer"},
             "detail": {"type": "string"}, "instance": {"type": "string"},
             "code": {"type": "integer"}, "reason": {"type": "string"},
@@ -152,7 +164,11 @@ def _success(spec: APISpec, doc: dict[str, Any]) -> dict[str, Any]:
     if doc["paginated"]:
         properties["pagination"] = {"$ref": "#/components/schemas/Pagination"}
         required.append("pagination")
-    return {"description": "OK", "headers": {"X-Request-ID": _REQUEST_ID},
+    for name, schema in doc.get("top_level", {}).items():
+        properties[name] = schema
+        required.append(name)
+    return {"description": "OK",
+            "headers": {"X-Request-ID": _REQUEST_ID, **doc.get("headers", {})},
             "content": {"application/json": {"schema": {
                 "type": "object", "required": required, "properties": properties}}}}
 
@@ -182,14 +198,18 @@ def _operation(spec: APISpec, view: Callable, doc: dict[str, Any], rule: Any) ->
     for converter, name in _PATH_PARAM.findall(rule.rule):
         params.append(_path_param(converter, name, doc["path_params"].get(name, "")))
         codes.add(88)
-    if doc["query"] is not None:
-        params.append({"in": "query", "schema": doc["query"]})
+    query = getattr(view, "query_schema", None)
+    if query is not None:
+        params.append({"in": "query", "schema": query})
         codes.add(88)
     if params:
         op["parameters"] = params
-    if doc["body"] is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": _component(spec, doc["body"])}}}
+    body = getattr(view, "body_schema", None)
+    if body is not None:
+        # a schema marked body_optional (every field optional) may take no body
+        op["requestBody"] = {
+            "required": not getattr(body, "body_optional", False),
+            "content": {"application/json": {"schema": _component(spec, body)}}}
         codes.add(88)
     op["responses"] = {"200": _success(spec, doc), **_error_responses(codes)}
     return op

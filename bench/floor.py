@@ -15,6 +15,7 @@ as Gatehouse for each scenario, so the ratio measures only our machinery:
 
 Same database (a copy), same gunicorn settings (config/gunicorn.conf.py).
 """
+import base64
 import hashlib
 import hmac
 import json
@@ -41,7 +42,15 @@ TTL = 900
 hasher = PasswordHasher(time_cost=int(os.environ.get("ARGON2_TIME_COST", 3)),
                         memory_cost=int(os.environ.get("ARGON2_MEMORY_COST", 65536)),
                         parallelism=int(os.environ.get("ARGON2_PARALLELISM", 4)))
-REQUIRED = ["sub", "sid", "jti", "iat", "nbf", "exp", "iss", "typ", "tfa"]
+REQUIRED = ["sub", "sid", "jti", "iat", "nbf", "exp", "iss", "aud", "typ", "tfa"]
+AUD = "gatehouse"
+# the key id Gatehouse gives an HS256 secret, and the header it writes with it:
+# the key is found by the header, as Gatehouse finds it
+KID = "hs-" + base64.urlsafe_b64encode(hmac.new(KEY.encode(), b"gatehouse key id",
+                                                hashlib.sha256).digest()[:12]).decode().rstrip("=")
+KEY_BY_HEADER = {base64.urlsafe_b64encode(json.dumps(
+    {"alg": "HS256", "kid": KID, "typ": "JWT"}, separators=(",", ":")).encode())
+    .decode().rstrip("="): KEY}
 
 # the caller and their session, checked in one query
 ME = text("SELECT u.id, u.username, u.display_name, u.created_at, u.email, u.is_admin, "
@@ -93,8 +102,11 @@ def now():
 def caller():
     """The caller's row, or a 401 response."""
     token = request.headers.get("Authorization", "")[7:]
+    key = KEY_BY_HEADER.get(token.partition(".")[0])
     try:
-        c = jwt.decode(token, KEY, algorithms=["HS256"], issuer="gatehouse",
+        if key is None:
+            raise jwt.InvalidTokenError
+        c = jwt.decode(token, key, algorithms=["HS256"], issuer="gatehouse", audience=AUD,
                        options={"require": REQUIRED})
     except jwt.InvalidTokenError:
         return None, unauthorized("The access token is malformed.", "auth.token.malformed")
@@ -176,7 +188,8 @@ def login():
     t = int(time.time())
     token = jwt.encode({"sub": str(row.id), "sid": sid, "jti": uuid.uuid4().hex, "iat": t,
                         "nbf": t, "exp": t + TTL, "iss": "gatehouse", "typ": "access",
-                        "tfa": False}, KEY, algorithm="HS256")
+                        "tfa": False, "aud": AUD}, KEY, algorithm="HS256",
+                       headers={"kid": KID})
     return ok({"access_token": token, "refresh_token": refresh, "token_type": "Bearer",
                "expires_in": TTL})
 

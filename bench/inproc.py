@@ -1,6 +1,6 @@
 """In-process cost per request, ours vs the floor, with no server and no wrk.
 
-    .venv/bin/python bench/inproc.py                    # µs per request, each scenario
+    .venv/bin/python bench/inproc.py                    # CPU µs per request, each scenario
     .venv/bin/python bench/inproc.py --profile me       # pyinstrument over one scenario
 
 Each request is a direct WSGI call (the environ built once, copied per call),
@@ -66,18 +66,20 @@ def call(app, environ: dict, data: bytes) -> str:
 
 def per_request_us(apps: list, environ: dict, data: bytes, n: int,
                    reps: int = 7) -> list[float]:
-    """µs per request for each app: best of `reps` chunks, the apps taking
-    turns chunk by chunk so a busy machine slows them alike."""
+    """CPU µs per request for each app (the process's CPU time, so waiting
+    for a core on a busy machine does not count): best of `reps` chunks, the
+    apps taking turns chunk by chunk so what remains of the noise (caches
+    shared with other processes) hits them alike."""
     for app in apps:
         for _ in range(min(200, n)):
             call(app, environ, data)
     best = [float("inf")] * len(apps)
     for _ in range(reps):
         for i, app in enumerate(apps):
-            start = time.perf_counter()
+            start = time.process_time()
             for _ in range(n // reps):
                 call(app, environ, data)
-            best[i] = min(best[i], (time.perf_counter() - start) / (n // reps))
+            best[i] = min(best[i], (time.process_time() - start) / (n // reps))
     return [b * 1e6 for b in best]
 
 

@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LUA = Path(__file__).resolve().parent / "scenario.lua"
-SECRET = "bench-secret-" + "x" * 35  # 48 characters
+# fixed and random: production settings reject a guessable key
+SECRET = "JINQLiC0Pq5RRDlRtO0r-o9NeUDgPWVnHgI4vmWmniiCInIPGWd9kwuvnWliWqxo"
 TOTP_KEY = "YmVuY2gtdG90cC1rZXktMzItYnl0ZXMtbG9uZy4uLi4="  # a Fernet key (32 bytes)
 PASSWORD = "bench-password-1"
 SEED_USERS = 300
@@ -77,7 +78,7 @@ def base_env(db: Path) -> dict[str, str]:
            and k not in ("WEB_CONCURRENCY", "BIND", "HOST", "PORT", "REDIS_URL")}
     env.update(APP_ENV="production", SECRET_KEY=SECRET, TOTP_ENCRYPTION_KEYS=TOTP_KEY,
                DATABASE_URL=f"sqlite:///{db}",
-               RATELIMIT_ENABLED="false", LOG_LEVEL="WARNING",
+               RATELIMIT_ENABLED="false", MAIL_ENABLED="false", LOG_LEVEL="WARNING",
                GUNICORN_ACCESS_LOG="/dev/null", PYTHONPATH=str(ROOT))
     return env
 

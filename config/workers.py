@@ -3,16 +3,19 @@
 gunicorn's gthread worker accepts every connection it can while it is below
 `worker_connections` (1,000), busy or not. When clients connect together (a
 proxy opening its pool, a load generator, a reconnect after a deploy), the
-first worker to wake often takes them all: measured with 16 keep-alive
-connections over 5 workers of 2 threads, all 16 landed on one worker in about
-a quarter of the starts, and that worker, one process under one GIL, served
-them at half the throughput of a spread start while four workers stood idle
-(bench/README.md). gunicorn's issues #908 and #3433 describe the same thing.
+first worker to wake often takes them all, and serves them under one GIL
+while the other workers stand idle (bench/README.md has the measurements).
+gunicorn's issues #908 and #3433 describe the same thing.
 
 This worker accepts only while one of its threads is free, so a connection
 arriving while its threads are busy waits in the listen queue for a worker
 that can serve it. Nothing else changes: kept-alive connections still count
 against `worker_connections`, and are not refused for being idle.
+
+gunicorn has no public hook for this: the worker overrides gthread's
+`enqueue_req` and `finish_request`, so gunicorn is pinned exactly
+(requirements.txt, setup.cfg) and tests/test_library_pins.py fails on an
+upgrade that changes what they rely on.
 """
 from __future__ import annotations
 

@@ -72,6 +72,48 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def migration_engine():
+    """An engine of the migrations' own, not the app's (issue 21).
+
+    PostgreSQL: no statement timeout (the app's DB_STATEMENT_TIMEOUT_MS would
+    cancel a data migration or an index build on a large table) and a lock
+    timeout of its own (MIGRATION_LOCK_TIMEOUT_MS): a DDL lock waited for
+    behind a long transaction would queue every request behind it.
+    SQLite: foreign keys off while migrating (SQLite's default; the app turns
+    them on), so that a table rebuild's DROP TABLE does not cascade into the
+    tables referring to it, and the whole run in one BEGIN IMMEDIATE
+    transaction; the migrations that rebuild check the keys afterwards.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    url = get_engine().url
+    settings = current_app.config
+    if url.get_backend_name() == "postgresql":
+        lock_ms = int(settings.get("MIGRATION_LOCK_TIMEOUT_MS", 10000))
+        return sa.create_engine(url, poolclass=NullPool, hide_parameters=True, connect_args={
+            "options": f"-c statement_timeout=0 -c lock_timeout={lock_ms}",
+            "connect_timeout": 5})
+    if url.get_backend_name() != "sqlite":
+        return get_engine()
+    busy_ms = int(settings.get("SQLITE_BUSY_TIMEOUT_MS", 5000))
+    engine = sa.create_engine(url, poolclass=NullPool, hide_parameters=True,
+                              connect_args={"timeout": busy_ms / 1000})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # BEGIN emitted below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -94,7 +136,7 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
-    connectable = get_engine()
+    connectable = migration_engine()
 
     with connectable.connect() as connection:
         context.configure(

@@ -41,16 +41,41 @@ def _close_app_connections() -> Iterator[None]:
             db.engine.dispose()
 
 
+def stamp_head() -> None:
+    """Record the migration head in alembic_version, as `flask db stamp head`
+    does: db.create_all() built the head's schema but says nothing of it,
+    and readiness (GET /health/ready) checks the recorded revision."""
+    from sqlalchemy import text
+
+    from api.schema import migration_revisions
+
+    db.session.execute(text("CREATE TABLE IF NOT EXISTS alembic_version "
+                            "(version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+    db.session.execute(text("DELETE FROM alembic_version"))
+    for head in sorted(migration_revisions()[0]):
+        db.session.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": head})
+    db.session.commit()
+
+
+def drop_schema() -> None:
+    from sqlalchemy import text
+
+    db.session.remove()
+    db.drop_all()
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
 @pytest.fixture
 def app() -> Iterator[Flask]:
     app = make_app()
     with app.app_context():
         db.drop_all()
         db.create_all()
+        stamp_head()
     yield app
     with app.app_context():
-        db.session.remove()
-        db.drop_all()
+        drop_schema()
 
 
 @pytest.fixture

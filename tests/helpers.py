@@ -11,6 +11,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 import jwt
@@ -42,13 +43,16 @@ class Account:
         return bearer(self.access_token)
 
 
+REDIS_SKIP = "TEST_REDIS_URL is not set (CI sets it)"
+
+
 def require_redis() -> str:
     """The Redis the tests may use: required in CI, a clear skip without it."""
     url = os.environ.get("TEST_REDIS_URL")
     if not url:
         if os.environ.get("CI"):
             pytest.fail("TEST_REDIS_URL must be set in CI")
-        pytest.skip("TEST_REDIS_URL not set: no Redis on this machine")
+        pytest.skip(REDIS_SKIP)
     return url
 
 
@@ -135,9 +139,16 @@ def claims_of(token: str) -> dict[str, Any]:
 
 
 def sign(app: Flask, claims: dict[str, Any], key: str | None = None,
-         algorithm: str = "HS256") -> str:
-    """A JWT signed with the app's key (or ``key``)."""
-    return jwt.encode(claims, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm)
+         algorithm: str = "HS256", kid: str | bool = True) -> str:
+    """A JWT signed with the app's key (or ``key``), naming the app's key id
+    in its header (``kid``: another id, or False for none)."""
+    from api.auth.tokens import key_ring
+
+    if kid is True:
+        kid = key_ring(app).kid
+    headers = {"kid": kid} if kid else None
+    return jwt.encode(claims, key or app.config["JWT_SECRET_KEY"], algorithm=algorithm,
+                      headers=headers)
 
 
 def forge(app: Flask, token: str, drop: Iterable[str] = (), **changes: Any) -> str:
@@ -200,3 +211,30 @@ def ada(client: FlaskClient) -> Account:
 @pytest.fixture
 def bob(client: FlaskClient) -> Account:
     return make_account(client, "bob")
+
+
+class UtcClock:
+    """The server's wall clock (api.users.models.utcnow, as every module
+    imported it), frozen and moved by hand: sessions' expiry, the prune's
+    cut-offs, events' times. JWT times stay real (tokens live minutes)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def utc_clock(monkeypatch: pytest.MonkeyPatch) -> UtcClock:
+    import sys
+
+    from api.users import models
+
+    original = models.utcnow
+    c = UtcClock(original())
+    for name, module in list(sys.modules.items()):
+        if (name == "api" or name.startswith("api.")) and \
+                getattr(module, "utcnow", None) is original:
+            monkeypatch.setattr(module, "utcnow", lambda: c.now)
+    return c

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_PG = PG_URL.startswith("postgresql")
+# what a PostgreSQL-only test says when skipped, and a SQLite-only one
+NOT_PG = ("TEST_DATABASE_URL is not set (CI sets it)" if not PG_URL
+          else "TEST_DATABASE_URL does not name a PostgreSQL database")
+ONLY_SQLITE = "SQLite only: TEST_DATABASE_URL names PostgreSQL"
+TEST_MAIL_DIR = Path(tempfile.gettempdir()) / f"gatehouse-test-mail-{os.getpid()}"
 
 
 def pg_admin() -> Any:
@@ -72,7 +78,10 @@ def server_env(db_url: str, **extra: str) -> dict[str, str]:
     env.update({"APP_ENV": "development", "DATABASE_URL": db_url,
                 "RATELIMIT_ENABLED": "false", "ARGON2_TIME_COST": "1",
                 "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1",
-                "SECRET_KEY": "s" * 48, "LOG_LEVEL": "WARNING"})
+                "SECRET_KEY": "s" * 48, "LOG_LEVEL": "WARNING",
+                # development without MAIL_URL writes each message as a file:
+                # into the test run's temporary directory, not the project's instance/
+                "MAIL_DIR": str(TEST_MAIL_DIR)})
     env.update(extra)
     return env
 

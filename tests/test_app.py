@@ -9,7 +9,8 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from api import http
+from api import request_ids
+from api.requests import ApiRequest
 from tests.conftest import make_app
 
 
@@ -55,7 +56,7 @@ def test_the_one_error_handler() -> None:
 
 def test_new_request_ids_are_uuid4_hex_and_never_repeat() -> None:
     """Made 128 at a time from one read of the OS's random bytes."""
-    ids = [http.new_request_id() for _ in range(3 * http._ID_BATCH + 5)]
+    ids = [request_ids.new_request_id() for _ in range(3 * request_ids._ID_BATCH + 5)]
     assert len(set(ids)) == len(ids)
     for rid in ids:
         assert uuid.UUID(hex=rid).version == 4 and uuid.UUID(hex=rid).hex == rid
@@ -65,7 +66,7 @@ def test_threads_never_share_a_request_id() -> None:
     found: list[list[str]] = [[] for _ in range(4)]
 
     def take(out: list[str]) -> None:
-        out.extend(http.new_request_id() for _ in range(2000))
+        out.extend(request_ids.new_request_id() for _ in range(2000))
 
     threads = [threading.Thread(target=take, args=(out,)) for out in found]
     for thread in threads:
@@ -77,13 +78,13 @@ def test_threads_never_share_a_request_id() -> None:
 
 
 def test_a_forked_worker_does_not_reuse_its_parents_ids() -> None:
-    http.new_request_id()  # the parent now holds spare ids
-    spare = set(http._spare_ids)
+    request_ids.new_request_id()  # the parent now holds spare ids
+    spare = set(request_ids._spare_ids)
     assert spare
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report its first id and leave at once
-        os.write(write, http.new_request_id().encode())
+        os.write(write, request_ids.new_request_id().encode())
         os._exit(0)
     os.close(write)
     child_id = os.read(read, 64).decode()
@@ -100,4 +101,4 @@ def test_a_forked_worker_does_not_reuse_its_parents_ids() -> None:
 ])
 def test_content_length_as_werkzeug_reads_it(environ: dict[str, str]) -> None:
     environ = {**EnvironBuilder(method="POST").get_environ(), **environ}
-    assert http.ApiRequest(environ).content_length == Request(environ).content_length
+    assert ApiRequest(environ).content_length == Request(environ).content_length

@@ -26,3 +26,15 @@ def test_bench_smoke_prints_every_scenario() -> None:
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     for row in ROWS:
         assert row in out.stdout, out.stdout
+
+
+@pytest.mark.slow
+def test_scale_bench_runs() -> None:
+    """bench/scale.py (issue 21): seeds accounts and a long session history,
+    times the auth path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
+    out = subprocess.run([sys.executable, "bench/scale.py", "--users", "100",
+                          "--requests", "50"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "sqlite users=100 " in out.stdout and "GET /v1/users/me" in out.stdout, out.stdout

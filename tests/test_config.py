@@ -12,7 +12,7 @@ import config as config_module
 from config import ConfigError, get_config
 
 ROOT = Path(__file__).resolve().parent.parent
-STRONG = "k" * 48
+STRONG = "PrRLKcT-P22n0T8Sv-kL_SplFmJbp9cbk-FRqy7tEBazTyLh"  # secrets.token_urlsafe(36)
 TOTP_KEY = "IVeAQBJmt4KgkVhzb-Uak0XuPo6OK7TQ2Ve04_NfvWk="  # a Fernet key for these tests
 
 
@@ -52,7 +52,9 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     ("JWT_ALGORITHM", "none"), ("APP_ENV", "staging"), ("LOG_LEVEL", "LOUD"),
     ("DATABASE_URL", "not a url"), ("DATABASE_URL", "mysql://u@h/db"),
     ("DATABASE_URL", "nosuchdb://h/db"), ("REDIS_URL", "localhost:6379"),
-    ("RATELIMIT_LOGIN", "lots"), ("RATELIMIT_2FA_ACCOUNT", "5 per fortnight"),
+    ("RATELIMIT_LOGIN", "lots"), ("RATELIMIT_2FA", "5 per fortnight"),
+    ("AUTH_FAILURES_FREE", "0"), ("AUTH_BACKOFF_MAX", "901"), ("AUTH_BACKOFF_BASE", "1000"),
+    ("AUTH_FAILURES_WINDOW", "60"),
     ("DB_POOL_SIZE", "0"),
 ])
 def test_bad_values_raise_config_error(monkeypatch: pytest.MonkeyPatch, name: str,
@@ -63,8 +65,12 @@ def test_bad_values_raise_config_error(monkeypatch: pytest.MonkeyPatch, name: st
     assert name.split("_")[0] in str(info.value) or "APP_ENV" in str(info.value)
 
 
-@pytest.mark.parametrize("secret", [None, "short", "changeme",
-                                    "development-only-secret-never-use-in-production"])
+@pytest.mark.parametrize("secret", [
+    None, "short", "changeme", "development-only-secret-never-use-in-production",
+    # long enough, guessable all the same: too few bits by entropy
+    "a" * 32, "k" * 48, "ab" * 24, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ",
+    "passwordpasswordpasswordpassword", "0123456789" * 4, "correct horse battery staple"
+    " 123", "0000000000000000000000000000000000000001"])
 def test_production_needs_a_strong_secret(monkeypatch: pytest.MonkeyPatch,
                                           secret: str | None) -> None:
     if secret is None:
@@ -82,6 +88,7 @@ def test_production_needs_a_strong_jwt_key_for_hs256(monkeypatch: pytest.MonkeyP
         get_config("production")
     get_config("development")  # a weak key is only refused in production
     monkeypatch.setenv("TOTP_ENCRYPTION_KEYS", TOTP_KEY)
+    monkeypatch.setenv("MAIL_ENABLED", "false")  # production needs mail, or says it has none
     monkeypatch.setenv("JWT_ALGORITHM", "EdDSA")  # key files sign; the HS256 key is unused
     assert get_config("production")["JWT_ALGORITHM"] == "EdDSA"
 
@@ -123,6 +130,7 @@ def test_dotenv_is_read_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch
 def test_production_with_a_strong_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_KEY", STRONG)
     monkeypatch.setenv("TOTP_ENCRYPTION_KEYS", TOTP_KEY)
+    monkeypatch.setenv("MAIL_ENABLED", "false")  # production needs mail, or says it has none
     assert get_config("production")["SECRET_KEY"] == STRONG
 
 
@@ -165,6 +173,47 @@ def test_asymmetric_algorithm_needs_key_files(monkeypatch: pytest.MonkeyPatch) -
         create_app("testing")
 
 
+def test_audiences_verify_keys_and_jwks_max_age(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("JWT_AUDIENCE", "JWT_VERIFY_KEY_FILES", "JWKS_MAX_AGE", "JWT_ALGORITHM"):
+        monkeypatch.delenv(name, raising=False)
+    config = get_config("development")
+    assert config["JWT_AUDIENCE"] == ["gatehouse"]
+    assert config["JWT_VERIFY_KEY_FILES"] == [] and config["JWKS_MAX_AGE"] == 300
+    monkeypatch.setenv("JWT_AUDIENCE", " gatehouse, https://api.example.com/v1 ")
+    monkeypatch.setenv("JWT_ALGORITHM", "EdDSA")
+    monkeypatch.setenv("JWT_VERIFY_KEY_FILES", "/keys/next.pub.pem, /keys/old.pub.pem")
+    monkeypatch.setenv("JWKS_MAX_AGE", "0")
+    config = get_config("development")
+    assert config["JWT_AUDIENCE"] == ["gatehouse", "https://api.example.com/v1"]
+    assert config["JWT_VERIFY_KEY_FILES"] == ["/keys/next.pub.pem", "/keys/old.pub.pem"]
+    assert config["JWKS_MAX_AGE"] == 0
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("JWT_AUDIENCE", "gatehouse,,notes", "^JWT_AUDIENCE must be comma-separated"),
+    ("JWT_AUDIENCE", "two words", "^JWT_AUDIENCE must be comma-separated"),
+    ("JWT_AUDIENCE", "a" * 201, "^JWT_AUDIENCE must be comma-separated"),
+    ("JWT_AUDIENCE", "notes,notes", "^JWT_AUDIENCE names the same audience twice"),
+    ("JWT_VERIFY_KEY_FILES", "/keys/a.pem,", "^JWT_VERIFY_KEY_FILES must be comma-separated"),
+    ("JWKS_MAX_AGE", "-1", "^JWKS_MAX_AGE must be at least 0"),
+    ("JWKS_MAX_AGE", "a day", "^JWKS_MAX_AGE must be an integer"),
+])
+def test_bad_token_settings(monkeypatch: pytest.MonkeyPatch, name: str, value: str,
+                            message: str) -> None:
+    monkeypatch.setenv("JWT_ALGORITHM", "EdDSA")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        get_config("development")
+
+
+def test_verify_key_files_need_an_asymmetric_algorithm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_ALGORITHM", "HS256")
+    monkeypatch.setenv("JWT_VERIFY_KEY_FILES", "/keys/next.pub.pem")
+    with pytest.raises(ConfigError, match="^JWT_VERIFY_KEY_FILES needs JWT_ALGORITHM=EdDSA "
+                                          "or RS256"):
+        get_config("development")
+
+
 def _run(code: str, **env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items()
             if k not in ("SECRET_KEY", "APP_ENV", "TOTP_ENCRYPTION_KEYS")}
@@ -173,6 +222,7 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow  # each starts a Python process that imports the app
 def test_wsgi_refuses_production_without_secret_in_one_line() -> None:
     out = _run("import wsgi", APP_ENV="production")
     assert out.returncode == 1
@@ -186,6 +236,7 @@ def test_wsgi_refuses_production_without_secret_in_one_line() -> None:
     ("REDIS_URL", "nope"), ("RATELIMIT_LOGIN", "lots"),
     ("TOTP_ENCRYPTION_KEYS", "hunter2-pw"),
 ])
+@pytest.mark.slow
 def test_wsgi_refuses_bad_settings_in_one_line(name: str, value: str) -> None:
     out = _run("import wsgi", APP_ENV="development", **{name: value})
     assert out.returncode == 1
@@ -194,9 +245,56 @@ def test_wsgi_refuses_bad_settings_in_one_line(name: str, value: str) -> None:
     assert "Traceback" not in out.stderr and "hunter2-pw" not in out.stderr
 
 
+@pytest.mark.slow
 def test_wsgi_starts_in_production_with_a_secret(tmp_path: Path) -> None:
     out = _run("import wsgi; print(wsgi.app.config['APP_ENV'])", APP_ENV="production",
                SECRET_KEY=STRONG, TOTP_ENCRYPTION_KEYS=TOTP_KEY,
+               MAIL_URL="smtp://mailer:s3cret@mail.example.com:587?starttls=required",
+               MAIL_FROM="Accounts <accounts@example.com>",
+               PUBLIC_URL="https://accounts.example.com",
                DATABASE_URL=f"sqlite:///{tmp_path}/p.db")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "production"
+
+
+def test_secret_strength_is_measured_by_entropy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random secrets of the lengths the README suggests pass every time;
+    the same length of a few repeated or sequential characters does not."""
+    import secrets
+
+    from config import secret_bits
+
+    monkeypatch.setenv("TOTP_ENCRYPTION_KEYS", TOTP_KEY)
+    monkeypatch.setenv("MAIL_ENABLED", "false")  # production needs mail, or says it has none
+    for _ in range(200):
+        for secret in (secrets.token_urlsafe(24), secrets.token_urlsafe(48),
+                       secrets.token_hex(32)):
+            monkeypatch.setenv("SECRET_KEY", secret)
+            assert get_config("production")["SECRET_KEY"] == secret
+    assert secret_bits("a" * 32) == 0
+    assert secret_bits("abcdefghijklmnopqrstuvwxyz") < 30
+    monkeypatch.setenv("SECRET_KEY", STRONG)
+    monkeypatch.setenv("JWT_SECRET_KEY", "a" * 64)
+    with pytest.raises(ConfigError, match="^JWT_SECRET_KEY must be set.*entropy"):
+        get_config("production")
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("https://accounts.example.com", "https://accounts.example.com"),
+    ("https://example.com/gatehouse/", "https://example.com/gatehouse"),
+    ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+])
+def test_public_url(monkeypatch: pytest.MonkeyPatch, value: str, expected: str) -> None:
+    monkeypatch.setenv("PUBLIC_URL", value)
+    assert get_config()["PUBLIC_URL"] == expected
+
+
+@pytest.mark.parametrize("value", [
+    "accounts.example.com", "/v1", "ftp://example.com", "https://example.com/?a=1",
+    "https://example.com/#x", "https://user:pw@example.com", "http://[::1"])
+def test_public_url_must_be_an_absolute_http_url(monkeypatch: pytest.MonkeyPatch,
+                                                 value: str) -> None:
+    monkeypatch.setenv("PUBLIC_URL", value)
+    with pytest.raises(ConfigError, match="^PUBLIC_URL must be") as info:
+        get_config()
+    assert "pw" not in str(info.value)

@@ -37,7 +37,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert conf["bind"] == "127.0.0.1:8000"
     # one worker per core, 4 threads each (bench/README.md, "Worker class and count")
     assert conf["workers"] == multiprocessing.cpu_count()
-    assert (conf["worker_class"], conf["threads"]) == ("config.workers.FairThreadWorker", 4)
+    assert (conf["worker_class"], conf["threads"]) == (
+        "config.buffering.BufferingThreadWorker", 4)
     assert (conf["max_requests"], conf["max_requests_jitter"]) == (20000, 2000)
     assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 30, 5)
     assert conf["preload_app"] is True

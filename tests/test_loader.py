@@ -156,7 +156,9 @@ def test_other_schemas_are_loaded_by_marshmallow() -> None:
     assert not Loader(api.users.schemas.UserUpdateSchema()).plain
     with pytest.raises(ValidationError) as info:
         Loader(api.users.schemas.UserUpdateSchema()).load({})
-    assert info.value.messages == {"_schema": ["Give at least one of: email, display_name."]}
+    with pytest.raises(ValidationError) as direct:
+        api.users.schemas.UserUpdateSchema().load({})
+    assert info.value.messages == direct.value.messages and "_schema" in direct.value.messages
     assert Loader(_Processed()).load({"name": "ada"}) == {"name": "ADA"}
     assert Loader(_Included()).load({"name": "a", "x": 1}) == {"name": "a", "x": 1}
     assert not Loader(_Included()).plain

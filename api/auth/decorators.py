@@ -13,7 +13,7 @@ from flask import g
 from sqlalchemy import Row
 
 from api.auth.tokens import SessionRef, authenticate, bearer_token
-from api.errors.exceptions import UnauthorizedError
+from api.errors.exceptions import AuthRequiredError
 from api.extensions import db
 from api.users.models import User
 
@@ -35,7 +35,7 @@ def admin_required(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.caller, g.auth_session = authenticate(bearer_token())
         if not g.caller.is_admin:
-            raise UnauthorizedError(reason="auth.permission.admin_required")
+            raise AuthRequiredError(reason="auth.permission.admin_required")
         return view(*args, **kwargs)
 
     wrapper.auth_required = True  # type: ignore[attr-defined]
@@ -54,7 +54,7 @@ def current_user() -> User:
     if user is None:
         user = db.session.get(User, g.caller.id)
         if user is None:  # deleted since the token check, in another request
-            raise UnauthorizedError(reason="auth.account.deleted")
+            raise AuthRequiredError(reason="auth.account.deleted")
         g.user = user
     return user
 

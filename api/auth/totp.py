@@ -83,7 +83,7 @@ def provisioning_uri(secret: str, account: str, issuer: str) -> str:
 def matching_step(secret: str, code: str, at: float | None = None) -> int | None:
     """The time step (now ±1) whose code this is, or None."""
     code = code.strip()
-    if len(code) != 6 or not code.isdigit():
+    if not looks_like_totp(code):
         return None
     totp = pyotp.TOTP(secret, interval=STEP)
     now_step = int((current_time() if at is None else at) // STEP)
@@ -94,7 +94,9 @@ def matching_step(secret: str, code: str, at: float | None = None) -> int | None
 
 
 def looks_like_totp(code: str) -> bool:
-    return code.strip().isdigit() and len(code.strip()) == 6
+    """Six ASCII digits (str.isdigit alone takes "١٢٣٤٥٦" too)."""
+    code = code.strip()
+    return len(code) == 6 and code.isascii() and code.isdigit()
 
 
 def new_recovery_codes() -> list[str]:

@@ -1,5 +1,5 @@
 """The error system: catalog, exceptions, handlers, catalog views and docs."""
 from api.errors.exceptions import (  # noqa: F401
-    AppError, DatabaseError, InvalidParameterError, NotSupportedError,
-    PasswordNotMatchError, TooManyRequestsError, UnauthorizedError,
-    UnknownError, UserNotExistsError)
+    AppError, AuthRequiredError, DatabaseRollbackError, InvalidParameterError,
+    NotSupportedError, PasswordNotMatchError, TooManyRequestsError, UnknownError,
+    UserNotExistsError)

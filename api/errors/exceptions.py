@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from api.errors.catalog import CATALOG, REASONS, ErrorCode
+from api.errors.i18n import INVALID, MISSING, MISSING_AND_INVALID
 
 
 class AppError(Exception):
@@ -63,7 +64,7 @@ class PasswordNotMatchError(AppError):
     code = 22
 
 
-class DatabaseError(AppError):
+class DatabaseRollbackError(AppError):
     code = 77
 
 
@@ -71,7 +72,7 @@ class InvalidParameterError(AppError):
     code = 88
 
 
-class UnauthorizedError(AppError):
+class AuthRequiredError(AppError):
     code = 99
 
 
@@ -86,24 +87,58 @@ class UnknownError(AppError):
 ERROR_CLASSES: dict[int, type[AppError]] = {
     cls.code: cls for cls in (
         NotSupportedError, UserNotExistsError, PasswordNotMatchError,
-        DatabaseError, InvalidParameterError, UnauthorizedError,
+        DatabaseRollbackError, InvalidParameterError, AuthRequiredError,
         TooManyRequestsError, UnknownError)
 }
+
+# The names SPEC §4 uses; the classes are named as the client names them
+# (DatabaseRollback, AuthRequired), and DatabaseError is SQLAlchemy's name too.
+UnauthorizedError = AuthRequiredError
+DatabaseError = DatabaseRollbackError
 
 
 _MISSING = "Missing data for required field."
 
 
+class ReasonMessage(str):
+    """A validation message that names its own reason of code 88 (e.g.
+    user.password.common): a validator raises ``ValidationError(ReasonMessage(
+    text, reason))``, and when every failing field fails for that one reason
+    the 88 carries it (and the catalog's localized description)."""
+
+    reason: str
+
+    def __new__(cls, text: str, reason: str) -> "ReasonMessage":
+        if REASONS[reason][0].code != 88:  # KeyError: not in the catalog
+            raise ValueError(f"reason {reason} is not one of code 88")
+        message = super().__new__(cls, text)
+        message.reason = reason
+        return message
+
+
+def _message_reasons(messages: Any) -> set[str | None]:
+    if isinstance(messages, dict):
+        return set().union(*(_message_reasons(v) for v in messages.values()))
+    if isinstance(messages, list):
+        return set().union(*(_message_reasons(v) for v in messages))
+    return {getattr(messages, "reason", None)}
+
+
 def validation_error(messages: Any) -> InvalidParameterError:
-    """The 88 for marshmallow's messages: every field named, flattened."""
+    """The 88 for marshmallow's messages, flattened; the description names
+    every field in `fields`: the missing ones, then the invalid ones."""
+    reasons = _message_reasons(messages)
+    if len(reasons) == 1 and None not in reasons:
+        return InvalidParameterError(reason=reasons.pop(), fields=_flatten(messages))
     fields = _flatten(messages)
-    missing = [name for name, msgs in fields.items() if _MISSING in msgs]
-    if missing:
-        description = "Missing required parameter: " + ", ".join(sorted(missing))
+    missing = ", ".join(sorted(name for name, msgs in fields.items() if _MISSING in msgs))
+    invalid = ", ".join(sorted(name for name, msgs in fields.items() if _MISSING not in msgs))
+    if missing and invalid:
+        template = MISSING_AND_INVALID
     else:
-        description = "Invalid parameter: " + ", ".join(sorted(fields))
-    return InvalidParameterError(description, reason="request.param.invalid",
-                                 fields=fields)
+        template = MISSING if missing else INVALID
+    return InvalidParameterError(template.format(missing=missing, invalid=invalid),
+                                 reason="request.param.invalid", fields=fields)
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -11,17 +11,21 @@ import re
 import time
 from typing import Any
 
-from flask import Flask, Response, url_for
+from flask import Flask, Response, current_app, url_for
 from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from api.errors.catalog import reason_of
 from api.errors.exceptions import (
-    AppError, DatabaseError, InvalidParameterError, NotSupportedError,
-    TooManyRequestsError, UnauthorizedError, UnknownError, validation_error)
+    AppError, AuthRequiredError, DatabaseRollbackError, InvalidParameterError,
+    NotSupportedError, TooManyRequestsError, UnknownError, validation_error)
 from api.extensions import db, limiter
-from api.http import current_request, json_response, language, request_id, wants_problem_json
+from api.errors.i18n import localize_fields, to_chinese
+from api.negotiation import language, wants_problem_json
+from api.request_ids import request_id
+from api.requests import current_request
+from api.responses import json_response
 
 log = logging.getLogger("api.errors")
 
@@ -32,8 +36,8 @@ _HTTP_MAP: dict[int, tuple[type[AppError], str]] = {
     400: (InvalidParameterError, "request.body.bad_request"),
     413: (InvalidParameterError, "request.body.too_large"),
     415: (InvalidParameterError, "request.body.unsupported_media_type"),
-    401: (UnauthorizedError, "auth.token.missing"),
-    403: (UnauthorizedError, "auth.permission.admin_required"),
+    401: (AuthRequiredError, "auth.token.missing"),
+    403: (AuthRequiredError, "auth.permission.admin_required"),
     429: (TooManyRequestsError, "request.rate.limited"),
 }
 
@@ -96,7 +100,7 @@ def to_app_error(exc: BaseException) -> AppError:
     if isinstance(exc, IntegrityError):
         return _from_integrity(exc)
     if isinstance(exc, SQLAlchemyError):
-        return DatabaseError(reason=_database_reason(exc))
+        return DatabaseRollbackError(reason=_database_reason(exc))
     return UnknownError()
 
 
@@ -152,7 +156,16 @@ def _from_integrity(exc: IntegrityError) -> AppError:
         message = reason_of(reason).description
         return InvalidParameterError(message, reason=reason,
                                      fields={name: [message]})
-    return DatabaseError(reason="database.transaction.failed")
+    return DatabaseRollbackError(reason="database.transaction.failed")
+
+
+def _problem_type(code: int) -> str:
+    """The code's docs: under PUBLIC_URL when set, else a relative URL.
+    Never built from the Host header, which the client chooses."""
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return f"{public}/v1/errors/{code}"
+    return url_for("errors.show_code", code=code)
 
 
 def render_error(error: AppError) -> Response:
@@ -161,10 +174,15 @@ def render_error(error: AppError) -> Response:
     entry = error.entry
     reason = reason_of(error.reason)
     title = entry.localized_title(lang)
-    if error.description is not None:
-        description = error.description
-    else:
+    field_messages = error.fields
+    if error.description is None:
         description = reason.description_zh if lang == "zh" else reason.description
+    elif lang == "zh":
+        description = to_chinese(error.description)
+    else:
+        description = error.description
+    if lang == "zh" and field_messages:
+        field_messages = localize_fields(field_messages)
     rid = request_id(req)
     headers = dict(error.headers)
     if entry.status == 401:
@@ -173,7 +191,7 @@ def render_error(error: AppError) -> Response:
         headers["Content-Language"] = "zh"
     if wants_problem_json(req):
         problem: dict[str, Any] = {
-            "type": url_for("errors.show_code", code=entry.code, _external=True),
+            "type": _problem_type(entry.code),
             "title": title,
             "status": entry.status,
             "detail": description,
@@ -182,13 +200,13 @@ def render_error(error: AppError) -> Response:
             "reason": error.reason,
             "request_id": rid,
         }
-        if error.fields:
-            problem["errors"] = error.fields
+        if field_messages:
+            problem["errors"] = field_messages
         return json_response(problem, entry.status, "application/problem+json",
                              headers)
     meta: dict[str, Any] = {"code": entry.code, "message": title,
                             "description": description, "reason": error.reason}
-    if error.fields:
-        meta["fields"] = error.fields
+    if field_messages:
+        meta["fields"] = field_messages
     meta["request_id"] = rid
     return json_response({"meta": meta}, entry.status, headers=headers)

@@ -6,7 +6,8 @@ from marshmallow import Schema, fields
 
 from api.errors.catalog import CATALOG, ERROR_CODES, as_dict
 from api.errors.exceptions import NotSupportedError
-from api.http import language, ok
+from api.negotiation import language
+from api.responses import ok
 from api.openapi import documented
 
 bp = Blueprint("errors", __name__, url_prefix="/v1/errors")

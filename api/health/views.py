@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 from marshmallow import Schema, fields
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.errors.exceptions import DatabaseError
-from api.extensions import db
-from api.http import ok
+from api.errors.exceptions import DatabaseRollbackError
+from api.schema import SchemaState, schema_state
+from api.responses import ok
 from api.openapi import documented
 
 bp = Blueprint("health", __name__, url_prefix="/health")
@@ -29,9 +28,12 @@ def live() -> Response:
 @bp.get("/ready")
 @documented(response=HealthSchema)
 def ready() -> Response:
-    """Readiness: the database answers a query."""
+    """Readiness: the database answers, and its schema is at the migration head."""
     try:
-        db.session.execute(text("SELECT 1"))
+        state = schema_state()
     except SQLAlchemyError:
-        raise DatabaseError(reason="database.connection.unavailable") from None
+        raise DatabaseRollbackError(reason="database.connection.unavailable") from None
+    if state is SchemaState.OUTDATED:
+        # every request would fail: keep traffic away until `db upgrade` has run
+        raise DatabaseRollbackError(reason="database.schema.outdated")
     return ok({"status": "ok", "database": "ok"})

@@ -1,12 +1,16 @@
-"""Users and their login sessions."""
+"""User accounts."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
+
+if TYPE_CHECKING:  # defined there, found by name when the mappers are configured
+    from api.auth.models import AuthSession
 
 
 # 64-bit ids on PostgreSQL; SQLite's rowid is already 64-bit, and only a
@@ -19,10 +23,22 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+# the condition of ix_users_id_totp_sealed; a query that uses the index says
+# exactly this (the planners match a partial index's condition by its terms)
+TOTP_SEALED = "totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL"
+
+
 class User(db.Model):
     __tablename__ = "users"
-    # SQLite would otherwise hand a deleted user's id to the next sign-up
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        # the accounts holding a sealed TOTP secret, in id order: key rotation
+        # (api/auth/twofactor.py) walks them a batch at a time without
+        # reading the accounts that have none
+        Index("ix_users_id_totp_sealed", "id", postgresql_where=text(TOTP_SEALED),
+              sqlite_where=text(TOTP_SEALED)),
+        # SQLite would otherwise hand a deleted user's id to the next sign-up
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     username: Mapped[str] = mapped_column(String(32))
@@ -36,16 +52,31 @@ class User(db.Model):
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked_reason: Mapped[str | None] = mapped_column(String(255))
     blocked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # proven by a link or code mailed to the address (api/account/verification.py)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=false())
+    # the language of the mail the account receives (en, zh)
+    locale: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # encrypted (api/auth/totp.py: seal, unseal), never the secret itself
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_pending_secret: Mapped[str | None] = mapped_column(String(255))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # whether a usable passkey is registered (api/passkeys/), kept with every
+    # add and removal: with totp_enabled, what "2FA on" means (two_factor_on)
+    has_passkey: Mapped[bool] = mapped_column(Boolean, default=False,
+                                              server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     sessions: Mapped[list["AuthSession"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+
+    @property
+    def two_factor_on(self) -> bool:
+        """2FA is on when a second factor exists: TOTP, or a passkey. Such an
+        account's sessions and access tokens are `2f.` ones (SPEC §5)."""
+        return bool(self.totp_enabled or self.has_passkey)
 
     def set_username(self, username: str) -> None:
         self.username = username
@@ -54,55 +85,3 @@ class User(db.Model):
     def set_email(self, email: str) -> None:
         self.email = email
         self.email_key = email.lower()
-
-
-class AuthSession(db.Model):
-    """One login: the refresh token's hash lives here, never the token."""
-
-    __tablename__ = "auth_sessions"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    refresh_hash: Mapped[str] = mapped_column(String(64))
-    refresh_generation: Mapped[int] = mapped_column(Integer, default=0)
-    two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    last_used_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
-    revoked_reason: Mapped[str | None] = mapped_column(String(32))
-
-    user: Mapped[User] = relationship(back_populates="sessions")
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None and self.expires_at > utcnow()
-
-
-class RecoveryCode(db.Model):
-    """A single-use 2FA recovery code; only its SHA-256 is kept."""
-
-    __tablename__ = "recovery_codes"
-
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    code_hash: Mapped[str] = mapped_column(String(64))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime)
-
-
-class LoginChallenge(db.Model):
-    """The second step of a 2FA login: counts wrong codes, used once."""
-
-    __tablename__ = "login_challenges"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        Id, ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    consumed_at: Mapped[datetime | None] = mapped_column(DateTime)
-
-    user: Mapped[User] = relationship()

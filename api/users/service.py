@@ -5,15 +5,20 @@ import base64
 import binascii
 from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import Row, bindparam, case, func, or_, select, update
 
+from api.auth.models import AuthSession
+from api.auth import attempts
 from api.auth.passwords import passwords
+from api.auth.sessions import mark_proven
 from api.db import end_read_transaction
 from api.errors.exceptions import (
     InvalidParameterError, PasswordNotMatchError, UserNotExistsError)
 from api.errors.catalog import reason_of
+from api.events import kinds
+from api.events.service import record_event
 from api.extensions import db
-from api.users.models import AuthSession, User, utcnow
+from api.users.models import User, utcnow
 
 
 MAX_ID = 2**63 - 1
@@ -49,16 +54,35 @@ def _ensure_free(username: str | None = None, email: str | None = None,
             raise _taken(field, reason)
 
 
+def ensure_free(username: str, email: str) -> None:
+    """88 naming the field when the username or email is taken: the CLI asks
+    before prompting for a password, so nobody types one twice for nothing."""
+    _ensure_free(username, email)
+
+
+def ensure_email_free(email: str, exclude_id: int | None = None) -> None:
+    """88 `user.email.taken` naming the field when another account has it."""
+    _ensure_free(email=email, exclude_id=exclude_id)
+
+
 def create_user(username: str, email: str, password: str, *,
-                display_name: str | None = None, is_admin: bool = False) -> User:
+                display_name: str | None = None, is_admin: bool = False,
+                locale: str = "en", verify_email: bool = False) -> User:
+    """A new account; with `verify_email`, a verification mail is queued
+    with it (sign-up; an admin's `users create` sends none)."""
     _ensure_free(username, email)
     end_read_transaction()  # argon2 with no transaction open; a racing
     # registration of the same name ends in the unique constraint: 88 all the same
     user = User(password_hash=passwords().hash(password), display_name=display_name,
-                is_admin=is_admin)
+                is_admin=is_admin, locale=locale)
     user.set_username(username)
     user.set_email(email)
     db.session.add(user)
+    if verify_email:
+        db.session.flush()  # its id, for the message
+        from api.mail.courier import queue
+
+        queue("verify_email", user_id=user.id)
     db.session.commit()
     return user
 
@@ -107,9 +131,15 @@ def check_password(user_id: int, password_hash: str, password: str, *,
     the caller reads the id and hash before. An account deleted or given
     another password while the hash ran answers 22 too: the password was
     checked against a hash the account no longer has.
+
+    Every check is counted (api.auth.attempts): a wrong password is a
+    failure for the account and the client address, and while either backs
+    off the check answers 429 without hashing.
     """
+    attempts.check(user_id)  # 429 while the account or address backs off
     end_read_transaction()
     if not passwords().verify(password_hash, password):
+        attempts.failed(user_id)
         raise PasswordNotMatchError(reason="auth.password.mismatch")
     new_hash = None if new_password is None else passwords().hash(new_password)
     user = db.session.get(User, user_id)
@@ -120,10 +150,32 @@ def check_password(user_id: int, password_hash: str, password: str, *,
     return user
 
 
-def update_user(user: User, changes: dict[str, Any]) -> User:
+def update_user(user: User, changes: dict[str, Any], session_id: str | None = None) -> User:
+    """Change the display name or mail language at once; an email change
+    is requested (a confirmation link mailed to the new address, see
+    api/account/service.py) and takes effect when it is confirmed.
+    `current_password` in `changes`
+    (the schema requires it with an email: the address is the key to
+    password recovery) is checked first, before the address is looked up,
+    so whether an address is taken is only told to someone who knows the
+    password; a right one renews the session's proof (`session_id`)."""
+    changes = dict(changes)
+    password = changes.pop("current_password", None)
+    if password is not None:
+        user = check_password(user.id, user.password_hash, password)
+        if session_id is not None:
+            mark_proven(session_id)
     if "email" in changes:
         _ensure_free(email=changes["email"], exclude_id=user.id)
-        user.set_email(changes["email"])
+        if changes["email"].lower() != user.email_key:
+            # takes effect when the new address confirms (SPEC §11)
+            from api.account.service import request_email_change
+
+            request_email_change(user, changes["email"])
+        elif changes["email"] != user.email:  # the same mailbox, spelled otherwise
+            user.set_email(changes["email"])
+    if "locale" in changes:
+        user.locale = changes["locale"]
     if "display_name" in changes:
         user.display_name = changes["display_name"]
     db.session.commit()
@@ -150,11 +202,23 @@ def revoke_sessions(user_id: int, *, except_session: str | None = None,
     return result.rowcount or 0
 
 
+def count_live_sessions(user_id: int) -> int:
+    """How many of a user's sessions are live (neither revoked nor expired):
+    one query through ix_auth_sessions_user_id_live, no session loaded. The
+    expiry is counted, not filtered on: a condition on expires_at could
+    lead a planner to the expiry index, whose worth depends on statistics."""
+    live = case((AuthSession.expires_at > utcnow(), 1), else_=0)
+    return db.session.scalar(
+        select(func.coalesce(func.sum(live), 0))
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))) or 0
+
+
 def block_user(user: User, reason: str | None) -> int:
     user.is_blocked = True
     user.blocked_reason = reason
     user.blocked_at = utcnow()
     revoked = revoke_sessions(user.id, reason="blocked")
+    record_event(kinds.ACCOUNT_BLOCKED, user.id, details={"by": "admin"})
     db.session.commit()
     return revoked
 
@@ -163,6 +227,7 @@ def unblock_user(user: User) -> None:
     user.is_blocked = False
     user.blocked_reason = None
     user.blocked_at = None
+    record_event(kinds.ACCOUNT_UNBLOCKED, user.id, details={"by": "admin"})
     db.session.commit()
 
 
@@ -176,12 +241,14 @@ def set_password(user: User, password: str) -> int:
         raise UserNotExistsError(reason="user.fetch.not_found")
     user.password_hash = new_hash
     revoked = revoke_sessions(user.id, reason="password_reset")
+    record_event(kinds.PASSWORD_RESET, user.id, details={"by": "admin"})
     db.session.commit()
     return revoked
 
 
 def revoke_all_sessions(user: User) -> int:
     revoked = revoke_sessions(user.id, reason="admin")
+    record_event(kinds.SESSION_REVOKED, user.id, details={"by": "admin", "sessions": revoked})
     db.session.commit()
     return revoked
 

@@ -1,18 +1,26 @@
-"""/v1/users: own account, public profiles, the admin list."""
+"""/v1/users: own account and its events, public profiles, the admin list."""
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, Response
 
-from api.auth.decorators import admin_required, auth_required, current_caller, current_user
+from api.auth.decorators import (
+    admin_required, auth_required, current_caller, current_session, current_user)
+from api.body import input_body, input_query
+from api.db import writes
 from api.errors.exceptions import InvalidParameterError
-from api.http import load_body, load_query, ok
-from api.users import service
+from api.events.schemas import EventListQuerySchema, EventSchema
+from api.events.service import list_events
 from api.openapi import documented
+from api.responses import ok
+from api.users import service
 from api.users.schemas import (
     DeletedSchema, PasswordSchema, PublicUserSchema, UserListQuerySchema, UserSchema,
     UserUpdateSchema, own_user, public_user)
 
 bp = Blueprint("users", __name__, url_prefix="/v1/users")
+event_list = EventSchema(many=True)
 
 
 @bp.get("/me")
@@ -24,20 +32,23 @@ def get_me() -> Response:
 
 
 @bp.patch("/me")
-@documented(body=UserUpdateSchema, response=UserSchema)
+@documented(response=UserSchema, errors=(22, 429))
 @auth_required
-def update_me() -> Response:
-    """Change your email or display name."""
-    changes = load_body(UserUpdateSchema)
-    return ok(own_user.dump(service.update_user(current_user(), changes)))
+@writes
+@input_body(UserUpdateSchema)
+def update_me(body: dict[str, Any]) -> Response:
+    """Change your email (needs `current_password`) or display name."""
+    return ok(own_user.dump(service.update_user(current_user(), body,
+                                                current_session().id)))
 
 
 @bp.delete("/me")
-@documented(body=PasswordSchema, response=DeletedSchema, errors=(22,))
+@documented(response=DeletedSchema, errors=(22, 429))
 @auth_required
-def delete_me() -> Response:
+@writes
+@input_body(PasswordSchema)
+def delete_me(body: dict[str, Any]) -> Response:
     """Delete your account and all its sessions (needs the password)."""
-    body = load_body(PasswordSchema)
     service.delete_account(current_user(), body["password"])
     return ok({"deleted": True})
 
@@ -56,11 +67,22 @@ def get_user(user_id: str) -> Response:
 
 
 @bp.get("")
-@documented(query=UserListQuerySchema, response=UserSchema, many=True, paginated=True)
+@documented(response=UserSchema, many=True, paginated=True)
 @admin_required
-def list_users() -> Response:
+@input_query(UserListQuerySchema)
+def list_users(query: dict[str, Any]) -> Response:
     """Every account, oldest first (admins only)."""
-    query = load_query(UserListQuerySchema)
     users, next_cursor = service.list_users(query["limit"], query.get("cursor"))
     return ok(own_user.dump(users, many=True),
+              pagination={"limit": query["limit"], "next_cursor": next_cursor})
+
+
+@bp.get("/me/events")
+@documented(response=EventSchema, many=True, paginated=True)
+@auth_required
+@input_query(EventListQuerySchema)
+def my_events(query: dict[str, Any]) -> Response:
+    """What happened to your account (sign-ins, changes, revocations), newest first."""
+    events, next_cursor = list_events(current_caller().id, query["limit"], query.get("cursor"))
+    return ok(event_list.dump(events),
               pagination={"limit": query["limit"], "next_cursor": next_cursor})

@@ -11,3 +11,15 @@ __all__ = [
     "UserNotExists", "PasswordNotMatch", "DatabaseRollback", "InvalidParameter", "AuthRequired",
     "TooManyRequests", "UnknownError", "TransportError", "__version__",
 ]
+
+_VERIFY = ("verify_access_token", "TokenVerifier", "VerifiedToken", "JwksKeys")
+
+
+def __getattr__(name: str) -> object:
+    """verify_access_token & co. for resource servers, imported on first use:
+    they need PyJWT (the ``verify`` extra), the rest of the package does not."""
+    if name in _VERIFY:
+        from gatehouse_client import verify
+
+        return getattr(verify, name)
+    raise AttributeError(f"module 'gatehouse_client' has no attribute {name!r}")

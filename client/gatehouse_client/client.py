@@ -5,6 +5,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import quote
 
 import requests
 
@@ -39,6 +40,15 @@ class TwoFactorChallenge:
     def complete(self, code: str) -> Tokens:
         """Tokens (kept by the client) once the code is right; InvalidParameter if not."""
         return self.client.verify_2fa(self.challenge_token, code)
+
+    def passkey_options(self) -> dict[str, Any]:
+        """Options to answer this challenge with a passkey: pass ``public_key`` to
+        the authenticator (navigator.credentials.get), then ``complete_with_passkey``."""
+        return self.client.second_factor_passkey_options(self.challenge_token)
+
+    def complete_with_passkey(self, credential: dict[str, Any]) -> Tokens:
+        """Tokens (kept) for the authenticator's answer (PublicKeyCredential JSON)."""
+        return self.client.verify_2fa_passkey(self.challenge_token, credential)
 
 
 class GatehouseClient:
@@ -216,33 +226,65 @@ class GatehouseClient:
             raise AuthRequired(status=None, code=99, message="Auth Required",
                                description="No refresh token held; log in first.",
                                reason="auth.refresh.invalid")
+        sent = self.refresh_token
         try:
             tokens = self._data("POST", "/v1/auth/refresh",
-                                {"refresh_token": self.refresh_token}, auth=False)
-        except AuthRequired:
-            self.forget_tokens()
+                                {"refresh_token": sent}, auth=False)
+        except AuthRequired as error:
+            if self.refresh_token != sent and self.tokens is not None:
+                # another thread of this client refreshed meanwhile (the
+                # server said superseded): keep the pair it received
+                if error.reason == "auth.refresh.superseded":
+                    return self.tokens
+            else:
+                self.forget_tokens()
             raise
         return self._keep(tokens)
 
-    def logout(self) -> None:
-        """Revoke the session; the kept tokens are cleared even if that fails."""
+    def logout(self, scope: str = "current") -> int:
+        """End this session ("current"), every other one of the account
+        ("others") or all of them ("all"); how many live sessions it ended.
+        Unless the scope is "others", the kept tokens are cleared even if
+        that fails."""
         try:
-            self._data("POST", "/v1/auth/logout")
+            body = None if scope == "current" else {"scope": scope}
+            return int(self._data("POST", "/v1/auth/logout", body)
+                       .get("revoked_sessions", 1))
         finally:
-            self.forget_tokens()
+            if scope != "others":
+                self.forget_tokens()
+
+    def list_sessions(self) -> list[dict[str, Any]]:
+        """Where the account is signed in: live sessions (created, last used,
+        expires, address, user agent and its parsed ``agent``, ``current``)."""
+        return list(self._data("GET", "/v1/auth/sessions"))
+
+    def revoke_session(self, session_id: str) -> None:
+        """End one of the account's sessions (InvalidParameter
+        ``auth.session.not_found`` for an unknown, ended or foreign id)."""
+        self._data("DELETE", f"/v1/auth/sessions/{quote(session_id, safe='')}")
 
     def change_password(self, current_password: str, new_password: str) -> dict[str, Any]:
         """``{password_changed, revoked_sessions}``: every other session is revoked."""
         return self._data("POST", "/v1/auth/password", {"current_password": current_password,
                                                         "new_password": new_password})
 
-    def setup_2fa(self) -> dict[str, Any]:
-        """``{secret, otpauth_uri}``: show it to the user, then ``enable_2fa(code)``."""
-        return self._data("POST", "/v1/auth/2fa/setup")
+    def setup_2fa(self, password: str | None = None) -> dict[str, Any]:
+        """``{secret, otpauth_uri}``: show it to the user, then ``enable_2fa(code)``.
 
-    def enable_2fa(self, code: str) -> list[str]:
-        """Turn 2FA on: keeps the new ``2f.`` tokens and returns the 10 recovery codes."""
-        data = self._data("POST", "/v1/auth/2fa/enable", {"code": code})
+        Needs the current ``password`` unless the session signed in within the
+        last 5 minutes (else AuthRequired with ``needs_password``).
+        """
+        return self._data("POST", "/v1/auth/2fa/setup",
+                          {} if password is None else {"password": password})
+
+    def enable_2fa(self, code: str, password: str | None = None) -> list[str]:
+        """Turn 2FA on: keeps the new ``2f.`` tokens and returns the 10 recovery codes.
+
+        ``password`` as for ``setup_2fa``.
+        """
+        body = {"code": code} if password is None else {"code": code, "password": password}
+        data = self._data("POST", "/v1/auth/2fa/enable", body)
         self._keep(data)
         return list(data["recovery_codes"])
 
@@ -251,13 +293,113 @@ class GatehouseClient:
         return self._keep(self._data("POST", "/v1/auth/2fa/disable",
                                      {"password": password, "code": code}))
 
+    # --- passkeys (the authenticator's part, creating and signing, is the caller's) ---
+    # Options are ``{challenge_id, expires_in, public_key}``: ``public_key`` is
+    # the WebAuthn options JSON; an answer is a PublicKeyCredential as JSON.
+
+    def passkey_register_options(self, password: str | None = None) -> dict[str, Any]:
+        """Creation options for a new passkey (``password`` as for ``setup_2fa``)."""
+        return self._data("POST", "/v1/auth/passkeys/register/options",
+                          {} if password is None else {"password": password})
+
+    def register_passkey(self, credential: dict[str, Any],
+                         name: str | None = None) -> dict[str, Any]:
+        """The stored passkey. The first one turns 2FA on: the new ``2f.`` tokens
+        are kept (every other session was revoked)."""
+        body: dict[str, Any] = {"credential": credential}
+        if name is not None:
+            body["name"] = name
+        data = self._data("POST", "/v1/auth/passkeys/register", body)
+        if data.get("tokens"):
+            self._keep(data["tokens"])
+        return dict(data["passkey"])
+
+    def list_passkeys(self) -> list[dict[str, Any]]:
+        return list(self._data("GET", "/v1/auth/passkeys"))
+
+    def rename_passkey(self, passkey_id: int, name: str) -> dict[str, Any]:
+        return self._data("PATCH", f"/v1/auth/passkeys/{int(passkey_id)}", {"name": name})
+
+    def passkey_confirm_options(self) -> dict[str, Any]:
+        """Request options over the account's passkeys: the answer
+        ``remove_passkey`` needs when removing the last second factor."""
+        return self._data("POST", "/v1/auth/passkeys/confirm/options")
+
+    def remove_passkey(self, passkey_id: int, password: str | None = None,
+                       credential: dict[str, Any] | None = None) -> Tokens | None:
+        """Remove a passkey (``password`` unless the session signed in within 5
+        minutes). The last second factor needs ``password`` and ``credential``
+        (an answer to ``passkey_confirm_options``): 2FA turns off and the new
+        plain tokens are kept and returned; otherwise None."""
+        body: dict[str, Any] = {}
+        if password is not None:
+            body["password"] = password
+        if credential is not None:
+            body["credential"] = credential
+        data = self._data("DELETE", f"/v1/auth/passkeys/{int(passkey_id)}", body)
+        return self._keep(data["tokens"]) if data.get("tokens") else None
+
+    def passkey_login_options(self) -> dict[str, Any]:
+        """Request options for signing in with a passkey alone (no name typed)."""
+        return self._data("POST", "/v1/auth/passkeys/login/options", auth=False)
+
+    def login_with_passkey(self, challenge_id: str, credential: dict[str, Any]) -> Tokens:
+        """Tokens (kept; always ``2f.``) for the authenticator's answer."""
+        return self._keep(self._data("POST", "/v1/auth/passkeys/login",
+                                     {"challenge_id": challenge_id, "credential": credential},
+                                     auth=False))
+
+    def second_factor_passkey_options(self, challenge_token: str) -> dict[str, Any]:
+        return self._data("POST", "/v1/auth/2fa/passkey/options",
+                          {"challenge_token": challenge_token}, auth=False)
+
+    def verify_2fa_passkey(self, challenge_token: str, credential: dict[str, Any]) -> Tokens:
+        return self._keep(self._data("POST", "/v1/auth/2fa/verify",
+                                     {"challenge_token": challenge_token,
+                                      "credential": credential}, auth=False))
+
+    # --- mail: verification, recovery, email change -----------------------------
+
+    def verify_email(self, token: str | None = None, *, email: str | None = None,
+                     code: str | None = None) -> None:
+        """Verify the account's address: the mailed link's ``token``, or the
+        ``email`` and the 6-digit ``code`` from the mail."""
+        body = {"token": token} if token is not None else {"email": email, "code": code}
+        self._data("POST", "/v1/auth/email/verify", body, auth=False)
+
+    def resend_verification(self, email: str) -> None:
+        """Send the verification mail again (the same answer for any address)."""
+        self._data("POST", "/v1/auth/email/resend", {"email": email}, auth=False)
+
+    def forgot_password(self, email: str) -> None:
+        """Mail a reset link to the account with this address, if there is one
+        (the answer is the same either way)."""
+        self._data("POST", "/v1/auth/password/forgot", {"email": email}, auth=False)
+
+    def reset_password(self, token: str, new_password: str) -> int:
+        """Set the password with a reset link's token; every session ends
+        (no tokens: log in next). How many sessions ended."""
+        return int(self._data("POST", "/v1/auth/password/reset",
+                              {"token": token, "new_password": new_password},
+                              auth=False)["revoked_sessions"])
+
+    def confirm_email_change(self, token: str) -> str:
+        """Confirm an email change with the link mailed to the new address; the address."""
+        return str(self._data("POST", "/v1/auth/email/confirm", {"token": token},
+                              auth=False)["email"])
+
     # --- /v1/users --------------------------------------------------------------
 
     def me(self) -> dict[str, Any]:
         return self._data("GET", "/v1/users/me")
 
-    def update_me(self, **changes: Any) -> dict[str, Any]:
-        """``update_me(email=…, display_name=…)``: the changed account."""
+    def update_me(self, current_password: str | None = None, **changes: Any) -> dict[str, Any]:
+        """``update_me(email=…, display_name=…, locale=…)``: the account. An
+        email change needs ``current_password`` (the address recovers the
+        account) and takes effect once the link mailed to the new address is
+        confirmed (``confirm_email_change``)."""
+        if current_password is not None:
+            changes["current_password"] = current_password
         return self._data("PATCH", "/v1/users/me", changes)
 
     def delete_me(self, password: str) -> None:
@@ -282,6 +424,25 @@ class GatehouseClient:
         """Every account, oldest first (admins only), walking ``next_cursor`` page by page."""
         while True:
             page = self.users_page(page_size, cursor)
+            yield from page["data"]
+            cursor = page["pagination"]["next_cursor"]
+            if not cursor:
+                return
+
+    def events_page(self, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        """One page of the account's security events, newest first:
+        ``{"data": [...], "pagination": {limit, next_cursor}}``."""
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        envelope = self.request("GET", "/v1/users/me/events", params=params)
+        return {"data": envelope["data"], "pagination": envelope["pagination"]}
+
+    def my_events(self, page_size: int = 50,
+                  cursor: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every kept security event of the account, newest first, page by page."""
+        while True:
+            page = self.events_page(page_size, cursor)
             yield from page["data"]
             cursor = page["pagination"]["next_cursor"]
             if not cursor:

@@ -6,7 +6,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
 
 from gatehouse_client.catalog import (
-    AUTH_ACTIONS, CODES, FORBIDDEN, LOGIN, LOGOUT, NEVER, REFRESH, STATUS_RETRY)
+    AUTH_ACTIONS, CODES, FORBIDDEN, LOGIN, LOGOUT, NEVER, REAUTH, REFRESH, STATUS_RETRY)
 
 
 class GatehouseError(Exception):
@@ -86,7 +86,7 @@ class AuthRequired(GatehouseError):
 
     @property
     def action(self) -> str:
-        """refresh, logout, login or forbidden (an unknown reason: log in again)."""
+        """refresh, logout, login, forbidden or reauth (an unknown reason: log in again)."""
         return AUTH_ACTIONS.get(self.reason or "", LOGIN)
 
     @property
@@ -111,6 +111,12 @@ class AuthRequired(GatehouseError):
     def forbidden(self) -> bool:
         """The session is fine but this user may not do this (not an admin)."""
         return self.action == FORBIDDEN
+
+    @property
+    def needs_password(self) -> bool:
+        """The session is fine, but this change needs the user's current
+        password: ask for it and call again with ``password=``."""
+        return self.action == REAUTH
 
     @property
     def account_blocked(self) -> bool:

@@ -23,6 +23,7 @@ branch_labels = None
 depends_on = None
 
 _COLUMNS = ("totp_secret", "totp_pending_secret")
+_BATCH = 1000
 _PLAIN = re.compile(r"[A-Z2-7]+=*")  # base32; a Fernet token is not
 _users = sa.table("users", sa.column("id", sa.Integer), *(sa.column(c, sa.String) for c in _COLUMNS))
 
@@ -36,11 +37,18 @@ def _rewrite(change):
         raise RuntimeError("this revision rewrites stored TOTP secrets: run it online "
                            "(flask db upgrade/downgrade), not with --sql")
     conn = op.get_bind()
-    rows = conn.execute(sa.select(_users).where(
-        sa.or_(*(_users.c[c].is_not(None) for c in _COLUMNS)))).all()
-    for row in rows:
-        values = {c: change(getattr(row, c)) for c in _COLUMNS if getattr(row, c) is not None}
-        conn.execute(_users.update().where(_users.c.id == row.id).values(**values))
+    sealed = sa.or_(*(_users.c[c].is_not(None) for c in _COLUMNS))
+    after = 0
+    while True:  # a batch at a time by id: memory does not grow with users
+        rows = conn.execute(sa.select(_users).where(sealed, _users.c.id > after)
+                            .order_by(_users.c.id).limit(_BATCH)).all()
+        if not rows:
+            return
+        for row in rows:
+            values = {c: change(getattr(row, c)) for c in _COLUMNS
+                      if getattr(row, c) is not None}
+            conn.execute(_users.update().where(_users.c.id == row.id).values(**values))
+        after = rows[-1].id
 
 
 def upgrade():

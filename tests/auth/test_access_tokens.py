@@ -15,7 +15,7 @@ from tests.helpers import (
     tamper, unsigned)
 
 URL = "/v1/users/me"
-REQUIRED = ("sub", "sid", "jti", "iat", "nbf", "exp", "iss", "typ", "tfa")
+REQUIRED = ("sub", "sid", "jti", "iat", "nbf", "exp", "iss", "aud", "typ", "tfa")
 
 
 def test_valid_token_reads_the_account(client, ada):
@@ -266,11 +266,11 @@ def test_an_account_deleted_after_the_token_check_is_99(app, ada):
     from flask import g
 
     from api.auth.decorators import current_user
-    from api.errors.exceptions import UnauthorizedError
+    from api.errors.exceptions import AuthRequiredError
 
     with app.test_request_context():
         g.caller = SimpleNamespace(id=ada.id + 1000)
-        with pytest.raises(UnauthorizedError) as caught:
+        with pytest.raises(AuthRequiredError) as caught:
             current_user()
         assert caught.value.reason == "auth.account.deleted"
         g.caller = SimpleNamespace(id=ada.id)

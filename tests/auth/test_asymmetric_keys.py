@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from flask import Flask
 
+from api.auth.keys import public_jwk, thumbprint
 from api.extensions import db
 from config import ConfigError
 from tests.conftest import make_app
@@ -63,8 +64,11 @@ def test_login_me_and_refresh_with_asymmetric_tokens(keyed: tuple[Flask, Any]) -
     assert jwt.get_unverified_header(account.access_token)["alg"] == algorithm
     # anyone holding the public key can verify what the server signed
     claims = jwt.decode(account.access_token, key.public_key(), algorithms=[algorithm],
-                        issuer="gatehouse")
+                        issuer="gatehouse", audience="gatehouse")
     assert claims["sub"] == str(account.id) and claims["typ"] == "access"
+    # the key id is the public key's RFC 7638 thumbprint, as published in the JWK Set
+    kid = jwt.get_unverified_header(account.access_token)["kid"]
+    assert kid == thumbprint(public_jwk(algorithm, key.public_key()))
     assert assert_ok(me(client, account.access_token))["username"] == "ada"
     pair = assert_ok(refresh(client, account.refresh_token))
     assert assert_ok(me(client, pair["access_token"]))["id"] == account.id
@@ -78,8 +82,11 @@ def test_tokens_the_key_did_not_sign_are_refused(keyed: tuple[Flask, Any]) -> No
     claims = claims_of(account.access_token)
     public_pem = Path(app.config["JWT_PUBLIC_KEY_FILE"]).read_text()
     forged = {
-        # another key of the same kind
-        "other key": jwt.encode(claims, _new_key(algorithm), algorithm=algorithm),
+        # another key of the same kind, under the real key's id, or under none
+        "other key": jwt.encode(claims, _new_key(algorithm), algorithm=algorithm,
+                                headers={"kid": jwt.get_unverified_header(
+                                    account.access_token)["kid"]}),
+        "other key, no kid": jwt.encode(claims, _new_key(algorithm), algorithm=algorithm),
         # algorithm confusion: HS256 keyed with the public key, which anyone has
         "HS256 with the public key": _hs256(claims, public_pem),
         "alg none": unsigned(claims),

@@ -131,6 +131,22 @@ def test_disable_2fa(client: FlaskClient, ada: Account, clock: Clock, spy: Hashe
     assert_outside(spy, "verify")
 
 
+def test_reauthentication_and_email_change(client: FlaskClient, ada: Account, clock: Clock,
+                                           spy: HasherSpy) -> None:
+    """The password checks of 2FA setup/enable and an email change go through
+    check_password like every other: outside the transaction, and counted."""
+    setup = assert_ok(client.post("/v1/auth/2fa/setup", headers=ada.headers,
+                                  json={"password": PASSWORD}))
+    assert_error(client.patch("/v1/users/me", headers=ada.headers,
+                              json={"email": "new@example.com", "current_password": "nope!"}),
+                 22, "auth.password.mismatch")
+    assert_ok(client.patch("/v1/users/me", headers=ada.headers,
+                           json={"email": "new@example.com", "current_password": PASSWORD}))
+    assert_ok(client.post("/v1/auth/2fa/enable", headers=ada.headers, json={
+        "code": pyotp.TOTP(setup["secret"]).at(clock.now), "password": PASSWORD}))
+    assert_outside(spy, "verify", "verify", "verify", "verify")
+
+
 def test_cli_create_and_reset_password(client: FlaskClient, runner: FlaskCliRunner,
                                        spy: HasherSpy) -> None:
     result = runner.invoke(args=["users", "create", "root", "root@example.com",

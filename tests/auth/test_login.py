@@ -8,8 +8,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from api.auth.models import AuthSession
 from api.extensions import db
-from api.users.models import AuthSession, User
+from api.users.models import User
 from tests.conftest import make_app
 from tests.helpers import (
     PASSWORD, assert_error, assert_ok, claims_of, login, me, register)
@@ -40,9 +41,11 @@ def test_token_response_shape(client, app):
     assert tokens["token_type"] == "Bearer"
     assert tokens["expires_in"] == app.config["ACCESS_TOKEN_TTL"] == 900
     header = jwt.get_unverified_header(tokens["access_token"])
-    assert header["alg"] == "HS256"
+    assert header["alg"] == "HS256" and header["kid"].startswith("hs-")
     claims = claims_of(tokens["access_token"])
-    assert set(claims) == {"sub", "sid", "jti", "iat", "nbf", "exp", "iss", "typ", "tfa"}
+    assert set(claims) == {"sub", "sid", "jti", "iat", "nbf", "exp", "iss", "aud", "typ", "tfa",
+                           "auth_time"}
+    assert claims["aud"] == "gatehouse"
     assert claims["sub"] == str(user["id"])
     assert claims["typ"] == "access"
     assert claims["tfa"] is False

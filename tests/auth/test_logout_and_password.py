@@ -12,7 +12,8 @@ from tests.helpers import (
 def test_logout_revokes_only_the_current_session(client, ada):
     other = login(client)
 
-    assert assert_ok(client.post("/v1/auth/logout", headers=ada.headers)) == {"logged_out": True}
+    assert assert_ok(client.post("/v1/auth/logout", headers=ada.headers)) == {
+        "logged_out": True, "revoked_sessions": 1}
 
     assert_error(me(client, ada.access_token), 99, "auth.token.revoked")
     assert_error(refresh(client, ada.refresh_token), 99, "auth.refresh.invalid")

@@ -16,6 +16,7 @@ def test_no_secret_in_logs_or_error_bodies(client, app, api_log):
         password_hash = db.session.scalars(select(User.password_hash)).one()
 
     headers = bearer(rotated["access_token"])
+    app.config["REFRESH_REUSE_GRACE_SECONDS"] = 0  # the reuse below revokes at once
     errors = [
         client.post("/v1/auth/login", json={"login": "ada", "password": PASSWORD + "x"}),
         client.post("/v1/auth/login", json={"login": "ada", "password": PASSWORD,

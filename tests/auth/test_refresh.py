@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from api.auth.models import AuthSession
 from api.extensions import db
-from api.users.models import AuthSession, User, utcnow
+from api.users.models import User, utcnow
 from tests.conftest import make_app
 from tests.helpers import (
     assert_error, assert_ok, claims_of, login, make_account, me, refresh)
@@ -48,8 +49,20 @@ def test_refresh_extends_the_session(client, app, ada):
         assert session.expires_at > utcnow() + timedelta(days=29)
 
 
-def test_reusing_a_spent_refresh_token_revokes_the_session(client, ada):
+def past_grace(app) -> None:
+    """Move every session's last rotation back past REFRESH_REUSE_GRACE_SECONDS:
+    a spent token presented now is a reuse, not a lost race."""
+    with app.app_context():
+        for session in db.session.scalars(select(AuthSession)):
+            if session.rotated_at is not None:
+                session.rotated_at -= timedelta(
+                    seconds=app.config["REFRESH_REUSE_GRACE_SECONDS"] + 1)
+        db.session.commit()
+
+
+def test_reusing_a_spent_refresh_token_revokes_the_session(client, app, ada):
     newest = assert_ok(refresh(client, ada.refresh_token))
+    past_grace(app)
 
     meta = assert_error(refresh(client, ada.refresh_token), 99, "auth.refresh.reused")
 
@@ -61,17 +74,54 @@ def test_reusing_a_spent_refresh_token_revokes_the_session(client, ada):
     assert_error(me(client, ada.access_token), 99, "auth.token.revoked")
 
 
-def test_reuse_of_an_older_generation_is_detected(client, ada):
+def test_the_previous_token_just_after_its_rotation_is_superseded(client, ada):
+    """A client's second refresh racing its first (two tabs, a retry) must
+    not revoke the pair the first one received."""
+    newest = assert_ok(refresh(client, ada.refresh_token))
+
+    meta = assert_error(refresh(client, ada.refresh_token), 99, "auth.refresh.superseded")
+
+    assert "session is kept" in meta["description"]
+    assert assert_ok(me(client, newest["access_token"]))["id"] == ada.id
+    assert_ok(refresh(client, newest["refresh_token"]))
+
+
+def test_an_older_generation_is_a_reuse_even_within_the_grace(client, ada):
     first = assert_ok(refresh(client, ada.refresh_token))
     second = assert_ok(refresh(client, first["refresh_token"]))
+
+    assert_error(refresh(client, ada.refresh_token), 99, "auth.refresh.reused")
+    assert_error(me(client, second["access_token"]), 99, "auth.token.revoked")
+
+
+def test_no_grace_when_it_is_zero():
+    strict = make_app(REFRESH_REUSE_GRACE_SECONDS=0)
+    with strict.app_context():
+        db.drop_all()
+        db.create_all()
+    client = strict.test_client()
+    account = make_account(client)
+    assert_ok(refresh(client, account.refresh_token))
+
+    assert_error(refresh(client, account.refresh_token), 99, "auth.refresh.reused")
+    with strict.app_context():
+        db.session.remove()
+        db.drop_all()
+
+
+def test_reuse_of_an_older_generation_is_detected(client, app, ada):
+    first = assert_ok(refresh(client, ada.refresh_token))
+    second = assert_ok(refresh(client, first["refresh_token"]))
+    past_grace(app)
 
     assert_error(refresh(client, first["refresh_token"]), 99, "auth.refresh.reused")
     assert_error(me(client, second["access_token"]), 99, "auth.token.revoked")
 
 
-def test_reuse_revokes_only_that_session(client, ada):
+def test_reuse_revokes_only_that_session(client, app, ada):
     other = login(client)
     assert_ok(refresh(client, ada.refresh_token))
+    past_grace(app)
 
     assert_error(refresh(client, ada.refresh_token), 99, "auth.refresh.reused")
 

@@ -10,8 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from api.auth import totp
+from api.auth.models import AuthSession, RecoveryCode
 from api.extensions import db
-from api.users.models import AuthSession, RecoveryCode, User
+from api.users.models import User
 from tests.helpers import Clock
 
 PASSWORD = "correct horse battery"
@@ -139,7 +140,8 @@ def test_prefix_spoofing_both_ways(client: FlaskClient, clock: Clock, app: Flask
     # a forged token claiming tfa=false for the 2FA user, signed with the real key
     claims = jwt.decode(state["access_token"][3:], options={"verify_signature": False})
     claims["tfa"] = False
-    forged = jwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256")
+    forged = jwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256",
+                        headers=jwt.get_unverified_header(state["access_token"][3:]))
     r = client.get("/v1/users/me", headers=bearer(forged))
     assert meta(r)["reason"] == "auth.token.2fa_mismatch"
 
@@ -227,10 +229,12 @@ def test_challenge_token_attacks(client: FlaskClient, clock: Clock, app: Flask) 
     token = challenge(client)
     claims = jwt.decode(token, options={"verify_signature": False})
     claims["exp"] = claims["iat"] - 1
-    expired = jwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256")
+    header = jwt.get_unverified_header(token)  # the real key id: only the claims differ
+    expired = jwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256",
+                         headers=header)
     assert meta(verify(client, expired, code))["reason"] == "auth.challenge.invalid"
     forged = jwt.encode(claims | {"exp": claims["iat"] + 60}, "another-key-" * 4,
-                        algorithm="HS256")
+                        algorithm="HS256", headers=header)
     assert meta(verify(client, forged, code))["reason"] == "auth.challenge.invalid"
 
 

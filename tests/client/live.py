@@ -79,9 +79,10 @@ def migrate(env: dict[str, str]) -> None:
 class Server:
     """`gunicorn -c config/gunicorn.conf.py wsgi:app` on 127.0.0.1:<free port>."""
 
-    def __init__(self, env: dict[str, str], log: Path, workers: int = 2) -> None:
+    def __init__(self, env: dict[str, str], log: Path, workers: int = 2,
+                 port: int | None = None) -> None:
         self.env = env
-        self.port = free_port()
+        self.port = port or free_port()  # a port: a restart where clients already point
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log
         # -b/-w on the command line win over the config file's BIND/WEB_CONCURRENCY
@@ -114,8 +115,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[Server]:
-    server = Server(env, log, workers)
+def running(env: dict[str, str], log: Path, workers: int = 2,
+            port: int | None = None) -> Iterator[Server]:
+    server = Server(env, log, workers, port)
     try:
         server.wait_ready()
         yield server

@@ -359,6 +359,45 @@ def test_unknown_99_reason_means_log_in_again(failing, make) -> None:
     assert not info.value.should_refresh
 
 
+def test_reauth_required_keeps_the_session_and_asks_for_the_password(failing, make) -> None:
+    _, script = failing
+    script.answers = [(401, err(99, "auth.reauth.required"), {})]
+    client = make(access_token="a", refresh_token="r")
+    with pytest.raises(AuthRequired) as info:
+        client.setup_2fa()
+    assert info.value.needs_password and not info.value.should_login
+    assert client.tokens == {"access_token": "a", "refresh_token": "r"}
+    script.answers = [(200, ok({"secret": "S", "otpauth_uri": "otpauth://x"}), {})]
+    assert client.setup_2fa(password="pw")["secret"] == "S"
+    assert json.loads(script.seen[-1].body) == {"password": "pw"}
+
+
+def test_superseded_refresh_keeps_the_pair_a_concurrent_refresh_received(
+        failing, make) -> None:
+    """Two threads of one client refresh at once: the server rotates for one,
+    and tells the other its token was superseded; that one keeps the
+    winner's pair instead of dropping the session."""
+    _, script = failing
+    script.answers = [(401, err(99, "auth.refresh.superseded"), {})]
+    client = make(access_token="a0", refresh_token="r0")
+    send = client._send
+
+    def racing_send(*args: Any, **kwargs: Any) -> Any:
+        answer = send(*args, **kwargs)
+        client._keep({"access_token": "a1", "refresh_token": "r1"})  # the winner, meanwhile
+        return answer
+
+    client._send = racing_send  # type: ignore[method-assign]
+    assert client.refresh()["refresh_token"] == "r1"
+    assert client.tokens == {"access_token": "a1", "refresh_token": "r1"}
+    # with no concurrent winner in this client, the pair is gone: log in again
+    client._send = send  # type: ignore[method-assign]
+    with pytest.raises(AuthRequired) as info:
+        client.refresh()
+    assert info.value.reason == "auth.refresh.superseded" and info.value.should_login
+    assert client.tokens is None
+
+
 def test_refresh_without_a_refresh_token_says_log_in(make) -> None:
     with pytest.raises(AuthRequired) as info:
         make().refresh()

@@ -64,10 +64,10 @@ def test_app_error_instances_share_nothing() -> None:
 
 def test_reason_must_belong_to_the_code() -> None:
     with pytest.raises(ValueError):
-        exc.UnauthorizedError(reason="user.fetch.not_found")
+        exc.AuthRequiredError(reason="user.fetch.not_found")
     with pytest.raises(KeyError):
-        exc.UnauthorizedError(reason="auth.token.not_in_catalog")
-    assert exc.UnauthorizedError(reason="auth.token.expired").reason == "auth.token.expired"
+        exc.AuthRequiredError(reason="auth.token.not_in_catalog")
+    assert exc.AuthRequiredError(reason="auth.token.expired").reason == "auth.token.expired"
 
 
 def test_as_dict_localizes() -> None:

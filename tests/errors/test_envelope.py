@@ -14,7 +14,9 @@ from sqlalchemy.exc import OperationalError
 from api.errors import exceptions as exc
 from api.errors.catalog import CATALOG, ERROR_CODES
 from api.extensions import db
-from api.http import load_body, ok
+from api.body import input_body
+from api.db import writes
+from api.responses import ok
 from tests.conftest import make_app
 from tests.server import free_port
 
@@ -29,7 +31,7 @@ class ThingSchema(Schema):
 
 
 class CheckedThingSchema(ThingSchema):
-    """Has a schema validator: loaded by marshmallow's Schema.load itself."""
+    """Has a schema validator (its message is under _schema)."""
 
     @validates_schema
     def _not_bad(self, data: dict, **_: Any) -> None:
@@ -42,12 +44,14 @@ def _probe_blueprint() -> Blueprint:
     bp = Blueprint("probe", __name__, url_prefix="/probe")
 
     @bp.post("/body")
-    def body() -> Any:
-        return ok(load_body(ThingSchema))
+    @input_body(ThingSchema)
+    def body(body: dict[str, Any]) -> Any:
+        return ok(body)
 
     @bp.post("/checked-body")
-    def checked_body() -> Any:
-        return ok(load_body(CheckedThingSchema))
+    @input_body(CheckedThingSchema)
+    def checked_body(body: dict[str, Any]) -> Any:
+        return ok(body)
 
     @bp.get("/raise/<int:code>")
     def raise_code(code: int) -> Any:
@@ -62,18 +66,21 @@ def _probe_blueprint() -> Blueprint:
         abort(status)
 
     @bp.post("/write-then-fail")
+    @writes
     def write_then_fail() -> Any:
         db.session.execute(text("INSERT INTO probe_things (name) VALUES ('half')"))
         db.session.flush()
         raise RuntimeError(SECRET)
 
     @bp.post("/write-ok")
+    @writes
     def write_ok() -> Any:
         db.session.execute(text("INSERT INTO probe_things (name) VALUES ('whole')"))
         db.session.commit()
         return ok({"written": True})
 
     @bp.post("/duplicate")
+    @writes
     def duplicate() -> Any:
         for _ in range(2):
             db.session.execute(text("INSERT INTO probe_users (username) VALUES ('ada')"))
@@ -135,7 +142,7 @@ def test_every_code_as_problem_json(probe: Flask, code: int) -> None:
     assert r.status_code == entry.status
     assert r.content_type == "application/problem+json"
     body = r.get_json()
-    assert body["type"] == f"http://localhost/v1/errors/{code}"
+    assert body["type"] == f"/v1/errors/{code}"  # relative: never from the Host header
     assert (body["title"], body["status"], body["code"]) == (entry.title, entry.status, code)
     assert body["detail"] == entry.reasons[0].description
     assert body["instance"] == f"/probe/raise/{code}"
@@ -495,7 +502,7 @@ def test_access_line_only_when_asked(on: bool, api_log: pytest.LogCaptureFixture
 
 @pytest.mark.parametrize("method,path,body", [
     ("GET", "/v1/nope", None),  # werkzeug keeps its 404 on the request
-    ("POST", "/probe/body", {"name": "", "size": "x"}),  # api.loader
+    ("POST", "/probe/body", {"name": "", "size": "x"}),  # Schema.load's errors
     ("POST", "/probe/checked-body", {"name": "bad", "size": 1}),  # marshmallow's load
     ("GET", "/probe/raise/99", None),
     ("GET", "/probe/crash", None),

@@ -1,10 +1,12 @@
 """The OpenAPI document: complete, generated from views/schemas/catalog, and current."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
@@ -12,9 +14,14 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 from api.errors.catalog import CATALOG
 from api.openapi import build_spec, render
 from config import ROOT
+from tests.conftest import make_app
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
-UNDOCUMENTED = {"openapi.openapi_json", "docs.show", "static"}
+# the HTML pages mailed links open (api/account/pages.py) are not API operations
+UNDOCUMENTED = {"openapi.openapi_json", "docs.show", "static", "account_pages.verify_page",
+                "account_pages.reset_page", "account_pages.confirm_email_page",
+                # the passkeys page and its files (api/passkeys/pages.py)
+                "passkey_pages.page", "passkey_pages.script", "passkey_pages.style"}
 
 
 def spec(client: Any) -> dict:
@@ -30,10 +37,10 @@ def test_every_route_is_documented(app: Flask, client: Any) -> None:
     for rule in app.url_map.iter_rules():
         if rule.endpoint in UNDOCUMENTED:
             continue
-        path = rule.rule.replace("<int:code>", "{code}").replace("<user_id>", "{user_id}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, (path, method)
-    assert len(documented) == 18
+    assert len(documented) == 36  # 27, and the 9 passkey operations (issue 22)
 
 
 def test_operations_carry_summary_security_and_bodies(client: Any) -> None:
@@ -134,3 +141,54 @@ def test_document_is_valid_openapi_31(app: Flask) -> None:
 
 def test_document_is_deterministic(app: Flask) -> None:
     assert build_spec(app) == build_spec(app)
+
+
+# --- one version; the docs can be turned off -------------------------------------------
+
+def test_one_version_for_the_package_and_the_document(client: Any) -> None:
+    import configparser
+
+    from setuptools.config.setupcfg import read_configuration
+
+    import api
+
+    raw = configparser.ConfigParser()
+    raw.read(ROOT / "setup.cfg")
+    assert raw["metadata"]["version"] == "attr: api.__version__"  # not a second copy
+    assert read_configuration(ROOT / "setup.cfg")["metadata"]["version"] == api.__version__
+    assert spec(client)["info"]["version"] == api.__version__
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/", "/docs/swagger-ui.css", "/openapi.json"])
+def test_docs_turned_off_answer_like_an_unknown_path(path: str) -> None:
+    app = make_app(DOCS_ENABLED=False)
+
+    r = app.test_client().get(path)
+
+    assert r.status_code == 404
+    assert (r.get_json()["meta"]["code"], r.get_json()["meta"]["reason"]) == \
+        (10, "request.route.not_found")
+
+
+def test_docs_turned_off_keep_the_committed_document(app: Flask) -> None:
+    """`flask openapi` documents the API, not the docs routes: the same text."""
+    assert render(make_app(DOCS_ENABLED=False)) == render(app)
+
+
+@pytest.mark.parametrize("env,value,expected", [
+    ("development", None, True), ("testing", None, True), ("production", None, False),
+    ("production", "true", True), ("development", "false", False)])
+def test_docs_enabled_defaults(monkeypatch: pytest.MonkeyPatch, env: str,
+                               value: str | None, expected: bool) -> None:
+    from cryptography.fernet import Fernet
+
+    from config import get_config
+
+    monkeypatch.setenv("SECRET_KEY", "Zq8L0vN3-rT6yWc1_HbK9sPdF4mXgJ7e")  # random enough
+    monkeypatch.setenv("TOTP_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("MAIL_ENABLED", "false")
+    if value is None:
+        monkeypatch.delenv("DOCS_ENABLED", raising=False)
+    else:
+        monkeypatch.setenv("DOCS_ENABLED", value)
+    assert get_config(env)["DOCS_ENABLED"] is expected

@@ -19,6 +19,10 @@ from schemathesis.specs.openapi.checks import response_headers_conformance
 
 from api import create_app
 from api.extensions import db
+from tests.conftest import drop_schema, stamp_head
+
+# hundreds of generated requests per endpoint
+pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100"))
 PASSWORD = "fuzz-password-1"
@@ -49,12 +53,12 @@ def _admin():
 
     with app.app_context():
         db.create_all()
+        stamp_head()
         create_user("fuzzadmin", "fuzzadmin@example.com", PASSWORD, is_admin=True)
     TOKENS["admin"] = fresh_token()
     yield
     with app.app_context():
-        db.session.remove()
-        db.drop_all()
+        drop_schema()
         db.engine.dispose()
 
 

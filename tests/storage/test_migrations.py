@@ -6,10 +6,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
-from tests.server import BIN, ROOT, fresh_database, server_env
+from tests.server import BIN, ON_PG, ROOT, fresh_database, server_env
+
+# runs `flask db` in subprocesses, migration by migration
+pytestmark = pytest.mark.slow
 
 BEFORE = "85f705500721"  # the revision that stored secrets in plain base32
 SECRET, PENDING = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
@@ -60,3 +64,80 @@ def test_secrets_stored_in_plain_are_encrypted_and_decrypted_back(tmp_path: Path
         flask_db(url, "downgrade", BEFORE)
         assert secrets_in(url) == [(SECRET, None), (None, PENDING), (None, None)]
         flask_db(url, "downgrade", "base")
+
+
+AUTOINCREMENT_TABLES = ("users", "security_events", "account_tokens", "mail_outbox")
+
+
+def test_ids_are_never_reused_after_every_migration_from_the_first(tmp_path: Path) -> None:
+    """Every migration from an empty database, then: the newest account
+    deleted, the next sign-up gets a new id (README: ids are never reused).
+    An earlier batch rebuild of users had dropped SQLite's AUTOINCREMENT."""
+    with fresh_database(tmp_path, "ids") as url:
+        flask_db(url, "upgrade")
+        engine = create_engine(url)
+        insert = text(
+            "INSERT INTO users (username, username_key, email, email_key, password_hash, "
+            "is_admin, is_blocked, totp_enabled, created_at, updated_at) VALUES "
+            "(:n, :n, :e, :e, 'h', false, false, false, '2026-01-01', '2026-01-01') "
+            "RETURNING id")
+        try:
+            with engine.begin() as conn:
+                ids = [conn.execute(insert, {"n": n, "e": f"{n}@example.com"}).scalar()
+                       for n in ("ada", "bob")]
+                conn.execute(text("DELETE FROM users WHERE id = :i"), {"i": ids[-1]})
+            with engine.begin() as conn:
+                new = conn.execute(insert, {"n": "cyd", "e": "cyd@example.com"}).scalar()
+                ddl = {}
+                if engine.dialect.name == "sqlite":
+                    ddl = dict(conn.execute(text(
+                        "SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
+        finally:
+            engine.dispose()
+        assert new > ids[-1], (ids, new)
+        for table in AUTOINCREMENT_TABLES if ddl else ():
+            assert "AUTOINCREMENT" in ddl[table], table
+
+
+def test_a_database_that_lost_autoincrement_gets_it_back_with_its_rows(tmp_path: Path) -> None:
+    """Upgraded through the old rebuild (AUTOINCREMENT gone) with accounts
+    and their sessions: the new revision keeps every row and id, sessions
+    are not cascaded away, and the next id is past the highest."""
+    if ON_PG:
+        pytest.skip("SQLite only: PostgreSQL never reuses an identity")
+    with fresh_database(tmp_path, "lost") as url:
+        flask_db(url, "upgrade", "da042c69ec55")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            assert "AUTOINCREMENT" not in conn.execute(text(
+                "SELECT sql FROM sqlite_master WHERE name = 'users'")).scalar()
+            for n in ("ada", "bob", "cyd"):
+                conn.execute(text(
+                    "INSERT INTO users (username, username_key, email, email_key, "
+                    "password_hash, is_admin, is_blocked, totp_enabled, created_at, "
+                    "updated_at) VALUES (:n, :n, :e, :e, 'h', 0, 0, 0, '2026-01-01', "
+                    "'2026-01-01')"), {"n": n, "e": f"{n}@example.com"})
+            conn.execute(text(
+                "INSERT INTO auth_sessions (id, user_id, refresh_hash, refresh_generation, "
+                "two_factor, created_at, last_used_at, expires_at) VALUES "
+                "('s1', 2, 'h', 0, 0, '2026-01-01', '2026-01-01', '2026-02-01')"))
+        engine.dispose()
+        flask_db(url, "upgrade")
+        flask_db(url, "check")
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                rows = conn.execute(text("SELECT id, username FROM users ORDER BY id")).all()
+                sessions = conn.execute(text("SELECT id, user_id FROM auth_sessions")).all()
+                conn.execute(text("DELETE FROM users WHERE id = 3"))
+                conn.execute(text(
+                    "INSERT INTO users (username, username_key, email, email_key, "
+                    "password_hash, is_admin, is_blocked, totp_enabled, created_at, "
+                    "updated_at) VALUES ('dee', 'dee', 'd@example.com', 'd@example.com', "
+                    "'h', 0, 0, 0, '2026-01-01', '2026-01-01')"))
+                new = conn.execute(text("SELECT id FROM users WHERE username = 'dee'")).scalar()
+        finally:
+            engine.dispose()
+        assert [tuple(r) for r in rows] == [(1, "ada"), (2, "bob"), (3, "cyd")]
+        assert [tuple(s) for s in sessions] == [("s1", 2)]
+        assert new == 4

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from api.commands import database_url
+from api.extensions import db
+from tests.conftest import make_app
 from tests.helpers import PASSWORD, assert_error, assert_ok, login, me, refresh, register
 
 NEW_PASSWORD = "reset by the operator"
@@ -10,6 +14,19 @@ NEW_PASSWORD = "reset by the operator"
 
 def users(runner, *args, input=None):
     return runner.invoke(args=["users", *args], input=input)
+
+
+def database_line(app):
+    """What a writing command prints first: the database, password masked."""
+    with app.app_context():
+        return f"database: {db.engine.url.render_as_string(hide_password=True)}"
+
+
+def said(result):
+    """Standard output after the database line (which must come first)."""
+    lines = result.stdout.splitlines()
+    assert lines and lines[0].startswith("database: "), result.output
+    return "".join(f"{line}\n" for line in lines[1:])
 
 
 def assert_failed(result, line):
@@ -30,7 +47,7 @@ def test_create_with_password_option(client, runner):
     result = users(runner, "create", "ada", "ada@example.com", "--password", PASSWORD)
 
     assert result.exit_code == 0, result.output
-    assert result.output == "created user 1 ada\n"
+    assert said(result) == "created user 1 ada\n"
     tokens = assert_ok(login_resp(client))
     data = assert_ok(me(client, tokens["access_token"]))
     assert (data["username"], data["email"], data["is_admin"]) == \
@@ -166,7 +183,7 @@ def test_block_rejects_tokens_and_login(client, runner, ada):
     result = users(runner, "block", "ada", "--reason", "spam")
 
     assert result.exit_code == 0, result.output
-    assert result.output == "blocked ada; revoked 1 session(s)\n"
+    assert said(result) == "blocked ada; revoked 1 session(s)\n"
     assert_error(me(client, ada.access_token), 99, "auth.account.blocked")
     assert_error(login_resp(client), 99, "auth.account.blocked")
 
@@ -177,7 +194,7 @@ def test_unblock_allows_login_but_old_sessions_stay_revoked(client, runner, ada)
     result = users(runner, "unblock", "ada")
 
     assert result.exit_code == 0, result.output
-    assert result.output == "unblocked ada\n"
+    assert said(result) == "unblocked ada\n"
     tokens = assert_ok(login_resp(client))
     assert_ok(me(client, tokens["access_token"]))
     assert_error(me(client, ada.access_token), 99, "auth.token.revoked")
@@ -193,7 +210,7 @@ def test_reset_password_revokes_sessions(client, runner, ada):
     result = users(runner, "reset-password", "ada", "--password", NEW_PASSWORD)
 
     assert result.exit_code == 0, result.output
-    assert result.output == "password reset for ada; revoked 2 session(s)\n"
+    assert said(result) == "password reset for ada; revoked 2 session(s)\n"
     assert_error(me(client, ada.access_token), 99, "auth.token.revoked")
     assert_error(refresh(client, ada.refresh_token), 99, "auth.refresh.invalid")
     assert_ok(login_resp(client, password=NEW_PASSWORD))
@@ -223,13 +240,13 @@ def test_revoke_sessions(client, runner, ada, bob):
     result = users(runner, "revoke-sessions", "ada")
 
     assert result.exit_code == 0, result.output
-    assert result.output == "revoked 2 session(s) of ada\n"
+    assert said(result) == "revoked 2 session(s) of ada\n"
     for token in (ada.access_token, second["access_token"]):
         assert_error(me(client, token), 99, "auth.token.revoked")
     assert_ok(me(client, bob.access_token))
     # logging in again still works
     assert_ok(me(client, assert_ok(login_resp(client))["access_token"]))
-    assert users(runner, "revoke-sessions", "ada").output == "revoked 1 session(s) of ada\n"
+    assert said(users(runner, "revoke-sessions", "ada")) == "revoked 1 session(s) of ada\n"
 
 
 # --- delete ---------------------------------------------------------------------
@@ -238,7 +255,7 @@ def test_delete_with_yes(client, runner, ada, bob):
     result = users(runner, "delete", "ada", "--yes")
 
     assert result.exit_code == 0, result.output
-    assert result.output == "deleted ada\n"
+    assert said(result) == "deleted ada\n"
     assert_error(me(client, ada.access_token), 99, "auth.account.deleted")
     assert_error(login_resp(client), 21, "auth.login.unknown_user")
     assert_ok(me(client, bob.access_token))
@@ -258,3 +275,137 @@ def test_delete_confirmed_at_the_prompt(client, runner, ada):
 
     assert result.exit_code == 0, result.output
     assert_error(login_resp(client), 21, "auth.login.unknown_user")
+
+
+# --- the database a command acts on -------------------------------------------------
+
+WRITING = [("create", "zed", "zed@example.com", "--password", PASSWORD), ("block", "ada"),
+           ("unblock", "ada"), ("reset-password", "ada", "--password", NEW_PASSWORD),
+           ("revoke-sessions", "ada"), ("disable-2fa", "ada"), ("rotate-2fa-key",),
+           ("delete", "ada", "--yes")]
+
+
+@pytest.mark.parametrize("command", WRITING, ids=lambda c: c[0])
+def test_every_writing_command_names_its_database_first(app, runner, ada, command):
+    result = users(runner, *command)
+
+    # on stdout, first, success or not; a failure stays one line on stderr
+    assert result.stdout.splitlines()[0] == database_line(app)
+    assert len(result.stderr.strip().splitlines()) <= 1
+
+
+def test_every_command_but_the_readers_is_marked_as_writing(app):
+    """A command added later (to any group that touches the database) says
+    where it writes, unless it only reads."""
+    readers = {("users", "list"), ("users", "show"), ("users", "events")}
+    groups = {name: app.cli.commands[name] for name in ("users", "maintenance")
+              if name in app.cli.commands}
+    assert "users" in groups
+    for group_name, group in groups.items():
+        for name, command in group.commands.items():
+            writes = getattr(command.callback, "writes_database", False)
+            assert writes != ((group_name, name) in readers), (group_name, name)
+
+
+@pytest.mark.parametrize("command", [("list",), ("show", "ada")])
+def test_reading_commands_print_only_their_answer(runner, ada, command):
+    result = users(runner, *command)
+
+    assert result.exit_code == 0, result.output
+    assert not any(line.startswith("database: ") for line in result.output.splitlines())
+
+
+def test_the_database_line_hides_the_password():
+    app = make_app(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://gate:s3cret-pw@db.internal/g")
+    with app.app_context():
+        shown = database_url()
+
+    assert "s3cret-pw" not in shown
+    assert shown == "postgresql+psycopg://gate:***@db.internal/g"
+    assert make_url(shown).host == "db.internal"
+
+
+def test_the_database_line_names_the_sqlite_file(tmp_path):
+    path = tmp_path / "other.db"
+    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}")
+    with app.app_context():
+        db.create_all()
+
+    result = app.test_cli_runner().invoke(args=["users", "revoke-sessions", "ada"])
+
+    assert result.stdout.splitlines() == [f"database: sqlite:///{path}"]
+    assert_failed(result, "No user matches 'ada'. (user.fetch.not_found)")
+
+
+# --- checks before prompts; no success on a no-op -------------------------------------
+
+def test_create_refuses_a_taken_name_before_asking_for_a_password(client, runner):
+    register(client, "ada", "ada@example.com")
+
+    result = users(runner, "create", "ADA", "new@example.com", input="")
+
+    assert "Password" not in result.output
+    assert_failed(result, "This username is already taken. (user.username.taken)")
+
+
+def test_create_refuses_an_invalid_email_before_asking_for_a_password(runner):
+    result = users(runner, "create", "ada", "not-an-email", input="")
+
+    assert "Password" not in result.output
+    assert result.stderr.startswith("Error: invalid input: email: ")
+
+
+def test_reset_password_of_nobody_fails_before_asking(runner):
+    result = users(runner, "reset-password", "ghost", input="")
+
+    assert "Password" not in result.output
+    assert_failed(result, "No user matches 'ghost'. (user.fetch.not_found)")
+
+
+def test_delete_of_nobody_fails_before_asking(runner):
+    result = users(runner, "delete", "ghost", input="")
+
+    assert "Delete" not in result.output
+    assert_failed(result, "No user matches 'ghost'. (user.fetch.not_found)")
+
+
+def test_delete_asks_naming_the_account(runner, ada):
+    result = users(runner, "delete", "ada", input="n\n")
+
+    assert "Delete ada (ada@example.com) and all their sessions?" in result.output
+
+
+def test_disable_2fa_without_2fa_fails(client, runner, ada):
+    result = users(runner, "disable-2fa", "ada")
+
+    assert_failed(result, "ada has no 2FA enabled; nothing was changed")
+    assert_ok(me(client, ada.access_token))  # no session was revoked
+
+
+def test_unblock_of_an_unblocked_user_fails(runner, ada):
+    assert_failed(users(runner, "unblock", "ada"), "ada is not blocked; nothing was changed")
+
+
+def test_block_of_a_blocked_user_fails_and_keeps_the_reason(runner, ada):
+    users(runner, "block", "ada", "--reason", "spam")
+
+    result = users(runner, "block", "ada", "--reason", "other")
+
+    assert_failed(result, "ada is already blocked (reason: spam); nothing was changed")
+    assert "reason: spam" in users(runner, "show", "ada").output
+
+
+def test_revoke_sessions_with_none_says_nothing_to_do(client, runner):
+    register(client, "ada")
+
+    result = users(runner, "revoke-sessions", "ada")
+
+    assert result.exit_code == 0, result.output
+    assert said(result) == "ada has no active session; nothing to revoke\n"
+
+
+def test_rotate_2fa_key_with_no_secret_says_nothing_to_do(runner):
+    result = users(runner, "rotate-2fa-key")
+
+    assert result.exit_code == 0, result.output
+    assert said(result) == "no TOTP secret is stored; nothing to re-encrypt\n"

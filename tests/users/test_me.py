@@ -5,10 +5,12 @@ import pytest
 
 from tests.helpers import (
     PASSWORD, assert_error, assert_ok, login, me, refresh, register)
+from tests.mail.mailbox import confirm_email_change
 
 URL = "/v1/users/me"
+NEW_EMAIL = {"email": "new@example.com", "current_password": PASSWORD}
 OWN_FIELDS = {"id", "username", "display_name", "created_at", "email", "is_admin",
-              "is_blocked", "two_factor_enabled", "updated_at"}
+              "is_blocked", "two_factor_enabled", "updated_at", "email_verified", "locale"}
 
 
 def test_get_me_returns_the_own_account(client, ada):
@@ -26,19 +28,25 @@ def test_get_me_returns_the_own_account(client, ada):
 
 # --- PATCH ------------------------------------------------------------------------
 
-def test_patch_email_and_display_name(client, ada):
+def test_patch_email_and_display_name(client, app, ada):
+    """The display name changes at once; the email when the new address
+    confirms the mailed link (issue 18: PATCH used to change it at once)."""
     data = assert_ok(client.patch(URL, headers=ada.headers,
                                   json={"email": "Lovelace@Example.org",
-                                        "display_name": "Ada Lovelace"}))
+                                        "display_name": "Ada Lovelace",
+                                        "current_password": PASSWORD}))
 
-    assert data["email"] == "Lovelace@Example.org"
+    assert data["email"] == "ada@example.com"
     assert data["display_name"] == "Ada Lovelace"
     assert data["username"] == "ada"
     assert assert_ok(me(client, ada.access_token))["display_name"] == "Ada Lovelace"
+    confirm_email_change(client, app)
+    assert assert_ok(me(client, ada.access_token))["email"] == "Lovelace@Example.org"
 
 
-def test_patched_email_is_the_new_login(client, ada):
-    assert_ok(client.patch(URL, headers=ada.headers, json={"email": "new@example.com"}))
+def test_patched_email_is_the_new_login(client, app, ada):
+    assert_ok(client.patch(URL, headers=ada.headers, json=NEW_EMAIL))
+    confirm_email_change(client, app)
 
     assert_ok(client.post("/v1/auth/login",
                           json={"login": "NEW@example.com", "password": PASSWORD}))
@@ -47,8 +55,9 @@ def test_patched_email_is_the_new_login(client, ada):
                  21, "auth.login.unknown_user")
 
 
-def test_old_email_is_free_after_a_change(client, ada):
-    assert_ok(client.patch(URL, headers=ada.headers, json={"email": "new@example.com"}))
+def test_old_email_is_free_after_a_change(client, app, ada):
+    assert_ok(client.patch(URL, headers=ada.headers, json=NEW_EMAIL))
+    confirm_email_change(client, app)
 
     assert register(client, "carol", "ada@example.com")["email"] == "ada@example.com"
 
@@ -68,7 +77,8 @@ def test_patch_display_name_to_null_clears_it(client, ada):
 
 
 def test_patch_own_email_in_another_case_is_allowed(client, ada):
-    data = assert_ok(client.patch(URL, headers=ada.headers, json={"email": "ADA@example.com"}))
+    data = assert_ok(client.patch(URL, headers=ada.headers,
+                                  json={"email": "ADA@example.com", "current_password": PASSWORD}))
 
     assert data["email"] == "ADA@example.com"
 
@@ -80,12 +90,13 @@ def test_patch_with_nothing_to_change_is_88(client, ada, payload):
 
     meta = assert_error(resp, 88, "request.param.invalid")
 
-    assert meta["fields"] == {"_schema": ["Give at least one of: email, display_name."]}
+    assert meta["fields"] == {"_schema": ["Give at least one of: email, display_name, locale."]}
 
 
 @pytest.mark.parametrize("email", ["bob@example.com", "BOB@EXAMPLE.COM", "Bob@example.com"])
 def test_patch_email_to_another_users_is_88(client, ada, bob, email):
-    meta = assert_error(client.patch(URL, headers=ada.headers, json={"email": email}),
+    meta = assert_error(client.patch(URL, headers=ada.headers,
+                                     json={"email": email, "current_password": PASSWORD}),
                         88, "user.email.taken")
 
     assert meta["fields"] == {"email": ["This email is already registered."]}
@@ -114,7 +125,8 @@ def test_invalid_patch_is_88(client, ada, payload, field):
 def test_patch_is_all_or_nothing(client, ada, bob):
     """A taken email fails the whole patch: the display name is not half-applied."""
     assert_error(client.patch(URL, headers=ada.headers,
-                              json={"display_name": "Ada", "email": "bob@example.com"}),
+                              json={"display_name": "Ada", "email": "bob@example.com",
+                                    "current_password": PASSWORD}),
                  88, "user.email.taken")
 
     assert assert_ok(me(client, ada.access_token))["display_name"] is None

@@ -1,0 +1,2 @@
+"""The self-service account lifecycle: email verification, password
+recovery, email change, and the pages their links open."""

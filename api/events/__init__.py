@@ -1,0 +1,1 @@
+"""The security event log: what happened to an account, for its owner and the operator."""

@@ -1,0 +1,113 @@
+"""live-session and sealed-secret partial indexes; users AUTOINCREMENT on SQLite (issue 21)
+
+Revision ID: 7f21a0c4e9b1
+Revises: da042c69ec55
+Create Date: 2026-12-02 04:20:00
+
+- ix_auth_sessions_user_id_live: a user's live sessions (revoked_at IS NULL),
+  for revoking them and listing them without reading their history.
+- ix_auth_sessions_revoked_at becomes partial (revoked_at IS NOT NULL): the
+  prune asks only for revoked rows, and a planner with statistics would
+  otherwise pick it for "revoked_at IS NULL" and read every live session.
+- ix_users_id_totp_sealed: the accounts holding a TOTP secret, in id order
+  (`flask users rotate-2fa-key`).
+On PostgreSQL the indexes are built CONCURRENTLY (outside a transaction):
+writers are not blocked while they build. If a build fails it leaves an
+INVALID index: drop it and run `flask db upgrade` again.
+
+SQLite: an earlier batch rebuild of `users` (3c1e7a9d2b40) dropped its
+AUTOINCREMENT, so a deleted account's id could be handed out again. The
+table is rebuilt once with it (every row, and the highest id ever handed
+out as far as sqlite_sequence still knows it, kept); the foreign keys are
+checked afterwards. PostgreSQL never reuses an identity: nothing to do.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '7f21a0c4e9b1'
+down_revision = 'da042c69ec55'
+branch_labels = None
+depends_on = None
+
+LIVE = "revoked_at IS NULL"
+REVOKED = "revoked_at IS NOT NULL"
+SEALED = "totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL"
+
+
+def _pg_indexes(statements):
+    with op.get_context().autocommit_block():
+        for statement in statements:
+            op.execute(statement)
+
+
+def upgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        _pg_indexes([
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_user_id_live "
+            f"ON auth_sessions (user_id) WHERE {LIVE}",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_revoked_at_new "
+            f"ON auth_sessions (revoked_at) WHERE {REVOKED}",
+            "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_revoked_at",
+            "ALTER INDEX ix_auth_sessions_revoked_at_new RENAME TO ix_auth_sessions_revoked_at",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_users_id_totp_sealed "
+            f"ON users (id) WHERE {SEALED}",
+        ])
+        return
+    if op.get_bind().dialect.name == "sqlite":
+        _sqlite_autoincrement()
+    op.create_index("ix_auth_sessions_user_id_live", "auth_sessions", ["user_id"],
+                    sqlite_where=sa.text(LIVE), postgresql_where=sa.text(LIVE))
+    op.drop_index("ix_auth_sessions_revoked_at", table_name="auth_sessions")
+    op.create_index("ix_auth_sessions_revoked_at", "auth_sessions", ["revoked_at"],
+                    sqlite_where=sa.text(REVOKED), postgresql_where=sa.text(REVOKED))
+    op.create_index("ix_users_id_totp_sealed", "users", ["id"],
+                    sqlite_where=sa.text(SEALED), postgresql_where=sa.text(SEALED))
+
+
+def _sqlite_autoincrement():
+    """Rebuild `users` with AUTOINCREMENT, if it lost it (migrations/env.py
+    runs SQLite migrations with foreign keys off: the DROP of the old table
+    does not cascade into sessions, events and the rest)."""
+    conn = op.get_bind()
+    ddl = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'").scalar()
+    if "AUTOINCREMENT" in ddl.upper():
+        return
+    if conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
+        raise RuntimeError("rebuilding users needs foreign keys off: run `flask db upgrade`")
+    known = None
+    if conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").scalar():
+        known = conn.exec_driver_sql(
+            "SELECT max(seq) FROM sqlite_sequence WHERE name = 'users'").scalar()
+    with op.batch_alter_table("users", recreate="always",
+                              table_kwargs={"sqlite_autoincrement": True}):
+        pass
+    highest = max(known or 0, conn.exec_driver_sql(
+        "SELECT coalesce(max(id), 0) FROM users").scalar())
+    conn.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name = 'users'")
+    conn.exec_driver_sql("INSERT INTO sqlite_sequence (name, seq) VALUES ('users', ?)",
+                         (int(highest),))
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"foreign keys broken after rebuilding users: {broken[:5]}")
+
+
+def downgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        _pg_indexes([
+            "DROP INDEX CONCURRENTLY IF EXISTS ix_users_id_totp_sealed",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_revoked_at_old "
+            "ON auth_sessions (revoked_at)",
+            "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_revoked_at",
+            "ALTER INDEX ix_auth_sessions_revoked_at_old RENAME TO ix_auth_sessions_revoked_at",
+            "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_user_id_live",
+        ])
+        return
+    # AUTOINCREMENT stays on SQLite: ids are never reused again
+    op.drop_index("ix_users_id_totp_sealed", table_name="users")
+    op.drop_index("ix_auth_sessions_revoked_at", table_name="auth_sessions")
+    op.create_index("ix_auth_sessions_revoked_at", "auth_sessions", ["revoked_at"])
+    op.drop_index("ix_auth_sessions_user_id_live", table_name="auth_sessions")
