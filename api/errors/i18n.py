@@ -41,6 +41,7 @@ _RANGE_OPS = {validate.Range.message_gt: "大于", validate.Range.message_gte: "
 def _marshmallow() -> dict[str, str]:
     """marshmallow's messages (fields, schema, validators) and their Chinese."""
     f = fields
+    schema = Schema().error_messages  # a schema's own messages (public; merged defaults)
     table = {
         f.Field.default_error_messages["required"]: "缺少必填字段。",
         f.Field.default_error_messages["null"]: "该字段不能为空值。",
@@ -58,8 +59,8 @@ def _marshmallow() -> dict[str, str]:
         f.UUID.default_error_messages["invalid_uuid"]: "不是有效的 UUID。",
         f.Url.default_error_messages["invalid"]: "不是有效的 URL。",
         f.DateTime.default_error_messages["invalid"]: "不是有效的日期时间。",
-        Schema._default_error_messages["type"]: "输入类型无效。",
-        Schema._default_error_messages["unknown"]: "未知字段。",
+        schema["type"]: "输入类型无效。",
+        schema["unknown"]: "未知字段。",
         validate.Length.message_all: "长度必须在 {min} 到 {max} 之间。",
         validate.Length.message_equal: "长度必须为 {equal}。",
         validate.Length.message_min: "长度不能少于 {min}。",
