@@ -67,8 +67,15 @@ def drop_schema() -> None:
 
 
 @pytest.fixture
-def app() -> Iterator[Flask]:
-    app = make_app()
+def settings() -> dict[str, Any]:
+    """Overrides for the `app` fixture's settings: a module or a test
+    redefines this (or parametrizes it) to run against other settings."""
+    return {}
+
+
+@pytest.fixture
+def app(settings: dict[str, Any]) -> Iterator[Flask]:
+    app = make_app(**settings)
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -116,21 +116,14 @@ class ReasonMessage(str):
         return message
 
 
-def _message_reasons(messages: Any) -> set[str | None]:
-    if isinstance(messages, dict):
-        return set().union(*(_message_reasons(v) for v in messages.values()))
-    if isinstance(messages, list):
-        return set().union(*(_message_reasons(v) for v in messages))
-    return {getattr(messages, "reason", None)}
-
-
 def validation_error(messages: Any) -> InvalidParameterError:
     """The 88 for marshmallow's messages, flattened; the description names
     every field in `fields`: the missing ones, then the invalid ones."""
-    reasons = _message_reasons(messages)
+    flat = _flatten(messages)
+    fields = {name: [str(m) for m in msgs] for name, msgs in flat.items()}
+    reasons = {getattr(m, "reason", None) for msgs in flat.values() for m in msgs}
     if len(reasons) == 1 and None not in reasons:
-        return InvalidParameterError(reason=reasons.pop(), fields=_flatten(messages))
-    fields = _flatten(messages)
+        return InvalidParameterError(reason=reasons.pop(), fields=fields)
     missing = ", ".join(sorted(name for name, msgs in fields.items() if _MISSING in msgs))
     invalid = ", ".join(sorted(name for name, msgs in fields.items() if _MISSING not in msgs))
     if missing and invalid:
@@ -141,18 +134,19 @@ def validation_error(messages: Any) -> InvalidParameterError:
                                  reason="request.param.invalid", fields=fields)
 
 
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as {"a.b": [msg, ...]}."""
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[Any]]:
+    """marshmallow's nested messages as {"a.b": [msg, ...]}, each message as
+    given (a ReasonMessage keeps its reason)."""
     if isinstance(messages, list):
-        return {prefix or "_schema": [str(m) for m in messages]}
-    out: dict[str, list[str]] = {}
+        return {prefix or "_schema": messages}
+    out: dict[str, list[Any]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
             name = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, list):  # the usual case, without a call
-                out[name] = [str(m) for m in value]
+                out[name] = value
             else:
                 out.update(_flatten(value, name))
     else:
-        out[prefix or "_schema"] = [str(messages)]
+        out[prefix or "_schema"] = [messages]
     return out

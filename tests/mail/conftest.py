@@ -1,32 +1,14 @@
 """An app whose courier hands messages to a MemoryTransport; tests run it."""
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 from flask import Flask
 
 from api.extensions import db
-from tests.conftest import drop_schema, make_app, stamp_head
 from tests.helpers import ada, bob, clock, utc_clock  # noqa: F401
 from tests.mail.mailbox import Mail, MemoryTransport
-
-
-@pytest.fixture
-def settings() -> dict:
-    return {}
-
-
-@pytest.fixture
-def app(settings: dict) -> Iterator[Flask]:
-    app = make_app(**settings)
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        stamp_head()
-    yield app
-    with app.app_context():
-        drop_schema()
 
 
 @pytest.fixture
