@@ -204,7 +204,7 @@ def revoke_sessions(user_id: int, *, except_session: str | None = None,
 
 def count_live_sessions(user_id: int) -> int:
     """How many of a user's sessions are live (neither revoked nor expired):
-    one query through ix_auth_sessions_user_id_live, no session loaded. The
+    one query through ix_auth_sessions_user_id_revoked_at, no session loaded. The
     expiry is counted, not filtered on: a condition on expires_at could
     lead a planner to the expiry index, whose worth depends on statistics."""
     live = case((AuthSession.expires_at > utcnow(), 1), else_=0)

@@ -1,11 +1,16 @@
-"""live-session and sealed-secret partial indexes; users AUTOINCREMENT on SQLite (issue 21)
+"""live-session and sealed-secret indexes; users AUTOINCREMENT on SQLite (issue 21)
 
 Revision ID: 7f21a0c4e9b1
 Revises: da042c69ec55
 Create Date: 2026-12-02 04:20:00
 
-- ix_auth_sessions_user_id_live: a user's live sessions (revoked_at IS NULL),
-  for revoking them and listing them without reading their history.
+- ix_auth_sessions_user_id_revoked_at (user_id, revoked_at) replaces
+  ix_auth_sessions_user_id (user_id): a user's live sessions (revoked_at IS
+  NULL) are one contiguous range of it, for revoking and listing them
+  without reading their history; its leading column still serves the
+  cascade when an account is deleted. (A partial index beside the plain one
+  was tried first: SQLite without statistics picked whichever of the two
+  was created last.)
 - ix_auth_sessions_revoked_at becomes partial (revoked_at IS NOT NULL): the
   prune asks only for revoked rows, and a planner with statistics would
   otherwise pick it for "revoked_at IS NULL" and read every live session.
@@ -31,7 +36,6 @@ down_revision = 'da042c69ec55'
 branch_labels = None
 depends_on = None
 
-LIVE = "revoked_at IS NULL"
 REVOKED = "revoked_at IS NOT NULL"
 SEALED = "totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL"
 
@@ -45,8 +49,9 @@ def _pg_indexes(statements):
 def upgrade():
     if op.get_bind().dialect.name == "postgresql":
         _pg_indexes([
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_user_id_live "
-            f"ON auth_sessions (user_id) WHERE {LIVE}",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_user_id_revoked_at "
+            "ON auth_sessions (user_id, revoked_at)",
+            "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_user_id",
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_revoked_at_new "
             f"ON auth_sessions (revoked_at) WHERE {REVOKED}",
             "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_revoked_at",
@@ -57,8 +62,9 @@ def upgrade():
         return
     if op.get_bind().dialect.name == "sqlite":
         _sqlite_autoincrement()
-    op.create_index("ix_auth_sessions_user_id_live", "auth_sessions", ["user_id"],
-                    sqlite_where=sa.text(LIVE), postgresql_where=sa.text(LIVE))
+    op.create_index("ix_auth_sessions_user_id_revoked_at", "auth_sessions",
+                    ["user_id", "revoked_at"])
+    op.drop_index("ix_auth_sessions_user_id", table_name="auth_sessions")
     op.drop_index("ix_auth_sessions_revoked_at", table_name="auth_sessions")
     op.create_index("ix_auth_sessions_revoked_at", "auth_sessions", ["revoked_at"],
                     sqlite_where=sa.text(REVOKED), postgresql_where=sa.text(REVOKED))
@@ -103,11 +109,14 @@ def downgrade():
             "ON auth_sessions (revoked_at)",
             "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_revoked_at",
             "ALTER INDEX ix_auth_sessions_revoked_at_old RENAME TO ix_auth_sessions_revoked_at",
-            "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_user_id_live",
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_user_id "
+            "ON auth_sessions (user_id)",
+            "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_user_id_revoked_at",
         ])
         return
     # AUTOINCREMENT stays on SQLite: ids are never reused again
     op.drop_index("ix_users_id_totp_sealed", table_name="users")
     op.drop_index("ix_auth_sessions_revoked_at", table_name="auth_sessions")
     op.create_index("ix_auth_sessions_revoked_at", "auth_sessions", ["revoked_at"])
-    op.drop_index("ix_auth_sessions_user_id_live", table_name="auth_sessions")
+    op.create_index("ix_auth_sessions_user_id", "auth_sessions", ["user_id"])
+    op.drop_index("ix_auth_sessions_user_id_revoked_at", table_name="auth_sessions")
