@@ -12,10 +12,12 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Iterable
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -41,6 +43,18 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return bearer(self.access_token)
+
+
+def write_key_pair(key: Any, directory: Path, name: str) -> tuple[str, str]:
+    """A private key and its public key as PEM files (NAME.pem, NAME.pub.pem)
+    in `directory`, for the JWT_*_KEY_FILE settings; their paths."""
+    private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    public.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return str(private), str(public)
 
 
 REDIS_SKIP = "TEST_REDIS_URL is not set (CI sets it)"

@@ -14,7 +14,6 @@ from typing import Any, Iterator
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from flask import Flask
 
@@ -23,7 +22,8 @@ from api.extensions import db
 from config import ConfigError
 from tests.conftest import make_app
 from tests.helpers import (
-    _b64, assert_error, assert_ok, bearer, claims_of, make_account, me, refresh, tamper, unsigned)
+    _b64, assert_error, assert_ok, bearer, claims_of, make_account, me, refresh, tamper, unsigned,
+    write_key_pair)
 
 
 def _new_key(algorithm: str) -> Any:
@@ -32,21 +32,11 @@ def _new_key(algorithm: str) -> Any:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _write_pair(key: Any, directory: Path, name: str) -> tuple[Path, Path]:
-    private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return private, public
-
-
 @pytest.fixture(params=["EdDSA", "RS256"])
 def keyed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Flask, Any]]:
     """An app signing with a real key pair of the parametrized algorithm; the key."""
     key = _new_key(request.param)
-    private, public = _write_pair(key, tmp_path, "jwt")
+    private, public = write_key_pair(key, tmp_path, "jwt")
     app = make_app(JWT_ALGORITHM=request.param, JWT_PRIVATE_KEY_FILE=str(private),
                    JWT_PUBLIC_KEY_FILE=str(public))
     with app.app_context():
@@ -110,10 +100,10 @@ def _hs256(claims: dict[str, Any], secret: str) -> str:
 @pytest.mark.parametrize("algorithm", ["EdDSA", "RS256"])
 def test_bad_key_files_stop_the_app_naming_the_setting(algorithm: str,
                                                        tmp_path: Path) -> None:
-    private, public = _write_pair(_new_key(algorithm), tmp_path, "good")
-    other_private, other_public = _write_pair(_new_key(algorithm), tmp_path, "other")
+    private, public = write_key_pair(_new_key(algorithm), tmp_path, "good")
+    other_private, other_public = write_key_pair(_new_key(algorithm), tmp_path, "other")
     wrong_kind = "RS256" if algorithm == "EdDSA" else "EdDSA"
-    foreign_private, foreign_public = _write_pair(_new_key(wrong_kind), tmp_path, "foreign")
+    foreign_private, foreign_public = write_key_pair(_new_key(wrong_kind), tmp_path, "foreign")
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     cases = [
@@ -124,7 +114,7 @@ def test_bad_key_files_stop_the_app_naming_the_setting(algorithm: str,
         (private, other_public, "JWT_PUBLIC_KEY_FILE is not the public key of"),
     ]
     secret_lines = {line for path in (private, other_private, foreign_private)
-                    for line in path.read_text().splitlines() if "-----" not in line}
+                    for line in Path(path).read_text().splitlines() if "-----" not in line}
     for private_file, public_file, message in cases:
         with pytest.raises(ConfigError, match=message) as raised:
             make_app(JWT_ALGORITHM=algorithm, JWT_PRIVATE_KEY_FILE=str(private_file),

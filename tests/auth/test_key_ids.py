@@ -26,19 +26,10 @@ from api.extensions import db
 from config import ConfigError
 from tests.conftest import make_app
 from tests.helpers import (
-    _b64, assert_error, assert_ok, claims_of, forge, make_account, me, now, refresh, sign)
+    _b64, assert_error, assert_ok, claims_of, forge, make_account, me, now, refresh, sign,
+    write_key_pair)
 
 JWKS = "/.well-known/jwks.json"
-
-
-def _write(key: Any, directory: Path, name: str) -> tuple[str, str]:
-    private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return str(private), str(public)
 
 
 def _app(tmp_path: Path, algorithm: str, private: str, public: str,
@@ -88,8 +79,8 @@ def test_thumbprint_is_rfc_7638() -> None:
 
 def test_jwks_lists_the_signer_first_then_the_verify_keys(tmp_path: Path) -> None:
     signer, ed448_key = ed25519.Ed25519PrivateKey.generate(), ed448.Ed448PrivateKey.generate()
-    private, public = _write(signer, tmp_path, "signer")
-    _, other_public = _write(ed448_key, tmp_path, "next")
+    private, public = write_key_pair(signer, tmp_path, "signer")
+    _, other_public = write_key_pair(ed448_key, tmp_path, "next")
     app = _app(tmp_path, "EdDSA", private, public, verify=[other_public, public])
     resp = app.test_client().get(JWKS)
 
@@ -115,7 +106,7 @@ def test_jwks_lists_the_signer_first_then_the_verify_keys(tmp_path: Path) -> Non
 
 def test_jwks_of_rs256_and_its_max_age(tmp_path: Path) -> None:
     key = _rsa()
-    app = _app(tmp_path, "RS256", *_write(key, tmp_path, "rsa"), JWKS_MAX_AGE=60)
+    app = _app(tmp_path, "RS256", *write_key_pair(key, tmp_path, "rsa"), JWKS_MAX_AGE=60)
     resp = app.test_client().get(JWKS)
 
     assert resp.headers["Cache-Control"] == "public, max-age=60"
@@ -221,7 +212,8 @@ def test_rotation_between_two_apps_on_one_database(tmp_path: Path) -> None:
     """The README's procedure, in-process: mid-rotation one app signs with the
     old key and the other with the new; each accepts the other's tokens."""
     old, new = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
-    old_files, new_files = _write(old, tmp_path, "old"), _write(new, tmp_path, "new")
+    old_files = write_key_pair(old, tmp_path, "old")
+    new_files = write_key_pair(new, tmp_path, "new")
     database = f"sqlite:///{tmp_path / 'shared.db'}"
     before = _app(tmp_path, "EdDSA", *old_files, verify=[new_files[1]], database=database)
     after = _app(tmp_path, "EdDSA", *new_files, verify=[old_files[1]], database=database)
@@ -242,8 +234,8 @@ def test_rotation_between_two_apps_on_one_database(tmp_path: Path) -> None:
 
 
 def test_bad_verify_key_files_stop_the_app_naming_the_setting(tmp_path: Path) -> None:
-    private, public = _write(ed25519.Ed25519PrivateKey.generate(), tmp_path, "good")
-    rsa_private, rsa_public = _write(_rsa(), tmp_path, "rsa")
+    private, public = write_key_pair(ed25519.Ed25519PrivateKey.generate(), tmp_path, "good")
+    rsa_private, rsa_public = write_key_pair(_rsa(), tmp_path, "rsa")
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n")
     for verify in ([str(garbage)], [rsa_public], [private]):
@@ -267,7 +259,7 @@ def test_public_jwk_never_holds_private_members() -> None:
 def test_jwks_answers_conform_to_the_document(tmp_path: Path, app) -> None:
     from tests.openapi.test_conformance import Checker
 
-    signed = _app(tmp_path, "RS256", *_write(_rsa(), tmp_path, "rsa"))
+    signed = _app(tmp_path, "RS256", *write_key_pair(_rsa(), tmp_path, "rsa"))
     body = Checker(signed)("GET", JWKS, signed.test_client().get(JWKS), 200)
     assert body["data"]["keys"][0]["kty"] == "RSA"
     Checker(app)("GET", JWKS, app.test_client().get(JWKS), 404, 10)

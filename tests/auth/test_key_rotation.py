@@ -16,26 +16,15 @@ from typing import Any, Iterator
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from tests.helpers import write_key_pair
 from tests.server import Gunicorn, fresh_database, migrate, server_env
 
 pytestmark = pytest.mark.slow
 
 TTL = 6  # the access-token lifetime here: step 3 waits it out
 REFRESHING = {"auth.token.expired", "auth.token.unknown_key"}  # clients refresh, once
-
-
-def _write(directory: Path, name: str) -> tuple[str, str]:
-    key = ed25519.Ed25519PrivateKey.generate()
-    private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return str(private), str(public)
 
 
 class Fleet:
@@ -69,7 +58,8 @@ class Fleet:
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[tuple[Fleet, dict[str, tuple[str, str]]]]:
-    keys = {"old": _write(tmp_path, "old"), "new": _write(tmp_path, "new")}
+    keys = {"old": write_key_pair(ed25519.Ed25519PrivateKey.generate(), tmp_path, "old"),
+            "new": write_key_pair(ed25519.Ed25519PrivateKey.generate(), tmp_path, "new")}
     with fresh_database(tmp_path, "rotation") as url:
         env = server_env(url, JWT_ALGORITHM="EdDSA", ACCESS_TOKEN_TTL=str(TTL))
         migrate({**env, "JWT_PRIVATE_KEY_FILE": keys["old"][0],

@@ -15,12 +15,12 @@ from typing import Any, Iterator
 import jwt
 import pyotp
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from flask import Flask
 
 from gatehouse_client import AuthRequired, GatehouseClient, TransportError
 from tests.client.live import ROOT, Server, migrate, running, server_env, signup
+from tests.helpers import write_key_pair
 
 pytestmark = pytest.mark.slow
 
@@ -33,16 +33,6 @@ def _example() -> Any:
     return module
 
 
-def _write(key: ed25519.Ed25519PrivateKey, directory: Path, name: str) -> tuple[str, str]:
-    private, public = directory / f"{name}.pem", directory / f"{name}.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    return str(private), str(public)
-
-
 class Live:
     """A Gatehouse signing with ``old``, restartable on the same port with new keys."""
 
@@ -50,8 +40,8 @@ class Live:
         self.work = work
         self.old, self.new = ed25519.Ed25519PrivateKey.generate(), \
             ed25519.Ed25519PrivateKey.generate()
-        self.old_files = _write(self.old, work, "old")
-        self.new_files = _write(self.new, work, "new")
+        self.old_files = write_key_pair(self.old, work, "old")
+        self.new_files = write_key_pair(self.new, work, "new")
         self.env = server_env(f"sqlite:///{work / 'gatehouse.db'}", JWT_ALGORITHM="EdDSA",
                               JWT_AUDIENCE="gatehouse,notes",
                               JWT_PRIVATE_KEY_FILE=self.old_files[0],
