@@ -49,6 +49,7 @@ def environ_for(s: Scenario, token: str) -> tuple[dict, bytes]:
     data = (s.body or "").encode()
     environ = EnvironBuilder(path=s.path, method=s.method, headers=headers,
                              data=data).get_environ()
+    environ["wsgi.input_terminated"] = True  # as gunicorn's environ has it
     return environ, data
 
 

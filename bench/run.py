@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/run.py            # the full run (about 6 minutes on 2 cores)
     .venv/bin/python bench/run.py --smoke    # one 1-second round per scenario: does it run?
+    .venv/bin/python bench/run.py --database postgresql --users 1000000
 
 Both apps are served by config/gunicorn.conf.py with production settings on
-loopback, each against its own copy of one seeded SQLite database. Every round
+loopback, each against its own copy of one seeded database: a SQLite file, or
+two PostgreSQL databases (--database). Every round
 runs every scenario once per app, back to back, alternating which app goes
 first, so a busy machine slows both alike; each ratio is the median over
 rounds of ours/floor. Needs Debian's wrk (apt-get install wrk). See
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import uuid
 import os
 import re
 import shutil
@@ -25,8 +28,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -36,6 +41,8 @@ SECRET = "JINQLiC0Pq5RRDlRtO0r-o9NeUDgPWVnHgI4vmWmniiCInIPGWd9kwuvnWliWqxo"
 TOTP_KEY = "YmVuY2gtdG90cC1rZXktMzItYnl0ZXMtbG9uZy4uLi4="  # a Fernet key (32 bytes)
 PASSWORD = "bench-password-1"
 SEED_USERS = 300
+# the default server of --database postgresql (scratch databases, dropped after)
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @dataclass(frozen=True)
@@ -70,39 +77,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def base_env(db: Path) -> dict[str, str]:
+def database_url(db: Path | str) -> str:
+    """A SQLite file's path, or a database URL as it is."""
+    return db if isinstance(db, str) else f"sqlite:///{db}"
+
+
+def base_env(db: Path | str) -> dict[str, str]:
     """Production settings, the same for both apps; gunicorn's own defaults
-    come from config/gunicorn.conf.py unless bench options override them."""
+    come from config/gunicorn.conf.py unless bench options override them.
+    `db`: a SQLite file or a database URL."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("TEST_", "GUNICORN_", "RATELIMIT_", "ARGON2_", "JWT_", "TOTP_"))
            and k not in ("WEB_CONCURRENCY", "BIND", "HOST", "PORT", "REDIS_URL")}
     env.update(APP_ENV="production", SECRET_KEY=SECRET, TOTP_ENCRYPTION_KEYS=TOTP_KEY,
-               DATABASE_URL=f"sqlite:///{db}",
+               DATABASE_URL=database_url(db),
                RATELIMIT_ENABLED="false", MAIL_ENABLED="false", LOG_LEVEL="WARNING",
                GUNICORN_ACCESS_LOG="/dev/null", PYTHONPATH=str(ROOT))
     return env
 
 
-def seed(db: Path) -> str:
-    """Migrate, create users with the production argon2 cost, return an access token."""
+def seed(db: Path | str, users: int = SEED_USERS) -> str:
+    """Migrate (`flask db upgrade`), create `users` accounts in bulk, give them
+    session history (bench/scale.py), return an access token of user0001's.
+
+    One production-cost hash is shared by every account (hashing each would
+    take users x ~0.15 s); logins verify it at full cost all the same. Every
+    10th account has 3 old sessions, and user0001, whose token the reads use,
+    has bench.scale.HISTORY of them: the token's user has the same history at
+    every size, and only the tables' size changes with `users`.
+    """
     env = base_env(db)
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
-    # one production-cost hash shared by every user (hashing each would take
-    # SEED_USERS x ~0.15 s); logins verify it at full cost all the same
     code = f"""
+from sqlalchemy import text
 from api import create_app
 from api.auth.passwords import passwords
 from api.extensions import db
-from api.users.models import User
+from bench.scale import seed_accounts, seed_history, seed_spread_history
 app = create_app()
 with app.app_context():
-    h = passwords().hash({PASSWORD!r})
-    for i in range({SEED_USERS}):
-        u = User(password_hash=h, display_name=f"User {{i}}")
-        u.set_username(f"user{{i:04d}}")
-        u.set_email(f"user{{i:04d}}@example.com")
-        db.session.add(u)
+    seed_accounts(db, {users}, password_hash=passwords().hash({PASSWORD!r}), name="user{{:04d}}")
+    seed_spread_history(db)
+    uid = db.session.execute(text("SELECT id FROM users WHERE username_key = 'user0001'")).scalar()
+    seed_history(db, uid)
+    db.session.execute(text("ANALYZE"))
     db.session.commit()
 r = app.test_client().post("/v1/auth/login", json={{"login": "user0001",
                                                    "password": {PASSWORD!r}}})
@@ -119,10 +138,73 @@ def copy_db(src: Path, dst: Path) -> None:
             shutil.copy(f"{src}{suffix}", f"{dst}{suffix}")
 
 
+def _pg_admin(url: str):
+    """An autocommit connection to the maintenance database of url's server."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(url).set(drivername="postgresql", database="postgres")
+    return psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True)
+
+
+@contextmanager
+def bench_databases(spec: str | None, tmp: Path, users: int = SEED_USERS, floor: bool = True
+                    ) -> Iterator[tuple[dict[str, Path | str], str, str]]:
+    """Seed Gatehouse's database and give the floor a copy of it; yields
+    ({"ours": db, "floor": db}, an access token, what the databases are).
+
+    spec None or "sqlite": a SQLite file in tmp, copied. "postgresql": a
+    scratch database on PG_SERVER, seeded, then copied for the floor with
+    CREATE DATABASE ... TEMPLATE; both dropped at the end. A PostgreSQL URL:
+    that database (empty, or migrated and empty) is seeded and kept; the
+    floor's copy, NAME_floor beside it, is dropped at the end. floor False:
+    Gatehouse's database alone.
+    """
+    if spec in (None, "sqlite"):
+        token = seed(tmp / "ours.db", users)
+        if floor:
+            copy_db(tmp / "ours.db", tmp / "floor.db")
+        yield ({"ours": tmp / "ours.db", "floor": tmp / "floor.db"}, token,
+               "SQLite file" + (" (a copy each)" if floor else "") + f", {users:,} users")
+        return
+    from sqlalchemy.engine import make_url
+
+    if spec == "postgresql":
+        url = make_url(PG_SERVER).set(database=f"gh_bench_{uuid.uuid4().hex[:10]}")
+        scratch = True
+    elif spec.startswith("postgresql"):
+        url = make_url(spec)
+        scratch = False
+    else:
+        raise SystemExit(f"--database: sqlite, postgresql or a PostgreSQL URL, not {spec!r}")
+    ours = url.render_as_string(hide_password=False)
+    floor_name = f"{url.database}_floor"
+    made: list[str] = []
+    with _pg_admin(ours) as admin:
+        version = admin.execute("SHOW server_version").fetchone()[0].split()[0]
+        try:
+            if scratch:
+                admin.execute(f'CREATE DATABASE "{url.database}"')
+                made.append(url.database)
+            token = seed(ours, users)
+            if floor:
+                # the seeding processes have exited: nothing holds the template open
+                admin.execute(f'CREATE DATABASE "{floor_name}" TEMPLATE "{url.database}"')
+                made.append(floor_name)
+            floor_url = url.set(database=floor_name).render_as_string(hide_password=False)
+            yield ({"ours": ours, "floor": floor_url}, token,
+                   f"PostgreSQL {version} at {url.host}:{url.port or 5432}, database "
+                   f"{url.database}" + (f" (the floor: {floor_name}, a copy)" if floor else "")
+                   + f", {users:,} users")
+        finally:
+            for name in reversed(made):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class Server:
     """gunicorn -c config/gunicorn.conf.py APP on a free loopback port."""
 
-    def __init__(self, app: str, db: Path, extra: dict[str, str], log: Path) -> None:
+    def __init__(self, app: str, db: Path | str, extra: dict[str, str], log: Path) -> None:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -339,6 +421,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gunicorn-threads", type=int, help="GUNICORN_THREADS")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="another setting for both apps (e.g. GUNICORN_MAX_REQUESTS=0)")
+    parser.add_argument("--database", metavar="URL",
+                        help="sqlite (the default: a temporary file), postgresql (scratch "
+                        "databases on 127.0.0.1:5432, dropped after) or a PostgreSQL URL "
+                        "(an empty database, seeded and kept; NAME_floor made and dropped)")
+    parser.add_argument("--users", type=int, default=SEED_USERS,
+                        help="accounts to seed (in bulk, with session history)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -353,24 +441,25 @@ def main(argv: list[str] | None = None) -> int:
                                                  for s in scenarios}
     with tempfile.TemporaryDirectory(prefix="gatehouse-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        token = seed(tmp / "ours.db")
-        copy_db(tmp / "ours.db", tmp / "floor.db")
-        tokens = {"good": token, "bad": "not.a.token"}
-        servers: dict[str, Server] = {}
-        try:
-            for who, app in APPS.items():
-                servers[who] = Server(app, tmp / f"{who}.db", extra, tmp / f"{who}.log")
-            for server in servers.values():
-                server.wait_ready()
-            check_answers(servers, tokens)
-            measure(servers, scenarios, tokens, args, results)
-        finally:
-            for server in servers.values():
-                server.stop()
+        with bench_databases(args.database, tmp, args.users) as (dbs, token, database):
+            tokens = {"good": token, "bad": "not.a.token"}
+            servers: dict[str, Server] = {}
+            try:
+                for who, app in APPS.items():
+                    servers[who] = Server(app, dbs[who], extra, tmp / f"{who}.log")
+                for server in servers.values():
+                    server.wait_ready()
+                check_answers(servers, tokens)
+                measure(servers, scenarios, tokens, args, results)
+            finally:
+                for server in servers.values():
+                    server.stop()
     wall, cpu = argon2_verify_cost(3 if args.smoke else 10)
-    summary = report(scenarios, results, args, extra, wall, cpu, time.monotonic() - started)
+    summary = report(scenarios, results, args, extra, wall, cpu, time.monotonic() - started,
+                     database)
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "rounds": results}, indent=1))
+        args.json.write_text(json.dumps({"database": database, "summary": summary,
+                                         "rounds": results}, indent=1))
     return 0
 
 
@@ -385,9 +474,10 @@ def _ratio(a: float, b: float) -> float:
 
 def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
            extra: dict[str, str], argon2_wall: float, argon2_cpu: float,
-           elapsed: float) -> dict:
+           elapsed: float, database: str) -> dict:
     cores = os.cpu_count() or 1
     print(f"machine: {cores} cores, {_cpu_model()}")
+    print(f"database: {database}")
     print(f"gunicorn: config/gunicorn.conf.py ({gunicorn_settings(extra)}), production "
           f"settings, access log off; wrk -t{args.wrk_threads} -c{args.connections} "
           f"(login -c{args.login_connections}); {args.rounds} round(s) x {args.seconds:g} s "

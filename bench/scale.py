@@ -30,55 +30,86 @@ from bench.run import PASSWORD, base_env  # noqa: E402
 HISTORY = 10_000
 
 
-def _users_rows(count: int) -> list[dict]:
-    now = datetime(2025, 1, 1)
-    return [{"username": f"s{i}", "username_key": f"s{i}", "email": f"s{i}@example.com",
-             "email_key": f"s{i}@example.com", "password_hash": "x", "is_admin": False,
-             "is_blocked": False, "totp_enabled": False, "created_at": now,
-             "updated_at": now} for i in range(count)]
-
-
-def seed_accounts(db, count: int, chunk: int = 50_000) -> None:
-    """`count` accounts, in chunks: COPY on PostgreSQL, executemany on SQLite."""
+def bulk_insert(db, table, rows: list[dict]) -> None:
+    """Insert rows into a table and commit: COPY on PostgreSQL, executemany on SQLite."""
     from sqlalchemy import insert
 
+    if not rows:
+        return
+    if db.engine.dialect.name == "postgresql":
+        raw = db.engine.raw_connection()
+        try:
+            cols = list(rows[0])
+            with raw.cursor() as cur:
+                with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row([row[c] for c in cols])
+            raw.commit()
+        finally:
+            raw.close()
+    else:
+        db.session.execute(insert(table), rows)
+        db.session.commit()
+
+
+def seed_accounts(db, count: int, password_hash: str = "x", name: str = "s{}",
+                  chunk: int = 50_000) -> None:
+    """`count` accounts, in chunks, named name.format(i) (email the same at
+    example.com), all with one password hash; ids 1..count on an empty table."""
     from api.users.models import User
 
-    table = User.__table__
+    now = datetime(2025, 1, 1)
     for start in range(0, count, chunk):
-        rows = _users_rows(min(chunk, count - start))
-        for i, row in enumerate(rows):
-            row["username"] = row["username_key"] = f"s{start + i}"
-            row["email"] = row["email_key"] = f"s{start + i}@example.com"
-        if db.engine.dialect.name == "postgresql":
-            raw = db.engine.raw_connection()
-            try:
-                cols = list(rows[0])
-                with raw.cursor() as cur:
-                    with cur.copy(f"COPY users ({', '.join(cols)}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row([row[c] for c in cols])
-                raw.commit()
-            finally:
-                raw.close()
-        else:
-            db.session.execute(insert(table), rows)
-            db.session.commit()
+        rows = []
+        for i in range(start, min(start + chunk, count)):
+            username = name.format(i)
+            rows.append({"username": username, "username_key": username,
+                         "email": f"{username}@example.com",
+                         "email_key": f"{username}@example.com",
+                         "password_hash": password_hash, "display_name": f"User {i}",
+                         "is_admin": False, "is_blocked": False, "totp_enabled": False,
+                         "created_at": now, "updated_at": now})
+        bulk_insert(db, User.__table__, rows)
 
 
-def seed_history(db, user_id: int) -> None:
-    from sqlalchemy import insert
+def _old_session(user_id: int, created: datetime) -> dict:
+    return {"id": uuid.uuid4().hex, "user_id": user_id, "refresh_hash": "0" * 64,
+            "refresh_generation": 0, "two_factor": False, "created_at": created,
+            "last_used_at": created, "expires_at": created + timedelta(days=30),
+            "revoked_at": created + timedelta(days=1), "revoked_reason": "logout"}
 
+
+def seed_history(db, user_id: int, count: int = HISTORY) -> None:
+    """`count` old sessions (revoked) for one account."""
     from api.auth.models import AuthSession
 
     start = datetime(2025, 1, 1)
-    db.session.execute(insert(AuthSession.__table__), [
-        {"id": uuid.uuid4().hex, "user_id": user_id, "refresh_hash": "0" * 64,
-         "refresh_generation": 0, "two_factor": False,
-         "created_at": start + timedelta(minutes=i), "last_used_at": start,
-         "expires_at": start + timedelta(days=30), "revoked_at": start + timedelta(days=1),
-         "revoked_reason": "logout"} for i in range(HISTORY)])
+    bulk_insert(db, AuthSession.__table__,
+                [_old_session(user_id, start + timedelta(minutes=i)) for i in range(count)])
+
+
+def seed_spread_history(db, every: int = 10, sessions: int = 3,
+                        chunk: int = 50_000) -> int:
+    """`sessions` old sessions (revoked) for every `every`-th account: the
+    history of a deployment's regulars. Returns the number of sessions."""
+    from sqlalchemy import text
+
+    from api.auth.models import AuthSession
+
+    ids = db.session.execute(text("SELECT id FROM users WHERE id % :n = 0 ORDER BY id"),
+                             {"n": every}).scalars().all()
     db.session.commit()
+    start = datetime(2025, 1, 1)
+    rows: list[dict] = []
+    total = 0
+    for uid in ids:
+        rows.extend(_old_session(uid, start + timedelta(days=7 * k)) for k in range(sessions))
+        if len(rows) >= chunk:
+            bulk_insert(db, AuthSession.__table__, rows)
+            total += len(rows)
+            rows = []
+    bulk_insert(db, AuthSession.__table__, rows)
+    return total + len(rows)
 
 
 def main() -> int:

@@ -121,6 +121,13 @@ def _bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
+def _nice(cls: type) -> int:
+    nice = _int("PASSWORD_HASH_NICE", cls.PASSWORD_HASH_NICE, 0)
+    if nice > 19:
+        raise ConfigError("PASSWORD_HASH_NICE must be at most 19")
+    return nice
+
+
 def _int(name: str, default: int, minimum: int = 0) -> int:
     value = _env(name)
     if value is None:
@@ -421,6 +428,7 @@ class BaseConfig:
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4
     PASSWORD_HASH_CONCURRENCY = 1
+    PASSWORD_HASH_NICE = 10
     ACCESS_TOKEN_TTL = 15 * 60
     REFRESH_TOKEN_TTL = 30 * 24 * 3600
     CHALLENGE_TOKEN_TTL = 5 * 60
@@ -560,6 +568,8 @@ def get_config(name: str | None = None) -> dict[str, Any]:
         # argon2 hashes/verifications at once per worker process (api/auth/passwords.py)
         PASSWORD_HASH_CONCURRENCY=_int("PASSWORD_HASH_CONCURRENCY",
                                        cls.PASSWORD_HASH_CONCURRENCY, 1),
+        # how much lower the hashing threads' CPU priority is (Linux; 0: the same)
+        PASSWORD_HASH_NICE=_nice(cls),
         AUTH_GENERIC_LOGIN_ERRORS=_bool("AUTH_GENERIC_LOGIN_ERRORS", False),
         **_failure_policy(cls),
         TOTP_ENCRYPTION_KEYS=_totp_keys(name, secret),

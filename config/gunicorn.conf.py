@@ -31,14 +31,17 @@ if _kind == "gthread":
     from config.buffering import read_timeout
 
     read_timeout()  # a bad GUNICORN_REQUEST_READ_TIMEOUT stops start-up with one line
-# One threaded worker per core, 4 threads each, served every scenario but
-# login (bound by argon2) faster than 2 x cores + 1 workers of 2 threads, with
-# a p99 as low or lower (bench/shapes.py; bench/README.md, "Worker class and
-# count"): fewer processes share the caches and cores with less switching,
-# and a thread waiting on the database frees the GIL for another.
+# One threaded worker per core served every scenario but login (bound by
+# argon2) faster than 2 x cores + 1 workers of 2 threads, with a p99 as low or
+# lower (bench/shapes.py; bench/README.md, "Worker class and count"): fewer
+# processes share the caches and cores with less switching, and a thread
+# waiting on the database frees the GIL for another. 8 threads, not 4: a
+# login waiting for its turn to hash (PASSWORD_HASH_CONCURRENCY) holds its
+# thread, and with 4 a burst of 8 logins held nearly all of them, so reads
+# queued behind logins (bench/login_burst.py; bench/README.md).
 # Single-threaded workers (sync) keep 2 x cores + 1.
 # gunicorn silently runs gthread for "sync" with threads > 1: sync means 1.
-threads = _int("GUNICORN_THREADS", 1 if _kind == "sync" else 4)
+threads = _int("GUNICORN_THREADS", 1 if _kind == "sync" else 8)
 _cores = multiprocessing.cpu_count()
 workers = _int("WEB_CONCURRENCY", _cores if threads > 1 else 2 * _cores + 1)
 # Recycle workers now and then (jitter keeps them from restarting together):

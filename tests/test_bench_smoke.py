@@ -9,17 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from tests.server import NOT_PG, ON_PG, fresh_database
+
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = ("GET /v1/users/me", "GET /v1/users/{id}", "unknown path (10)", "bad token (99)",
         "invalid body (88)", "login ", "logins/s per core", "goal (")
 
 
-@pytest.mark.slow
-def test_bench_smoke_prints_every_scenario() -> None:
+def need_wrk() -> None:
     if shutil.which("wrk") is None:
         if os.environ.get("CI"):
             pytest.fail("wrk is not installed; .ci/run installs it")
         pytest.skip("wrk is not installed (apt-get install wrk); CI installs it")
+
+
+@pytest.mark.slow
+def test_bench_smoke_prints_every_scenario() -> None:
+    need_wrk()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
     out = subprocess.run([sys.executable, "bench/run.py", "--smoke"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)
@@ -38,3 +44,33 @@ def test_scale_bench_runs() -> None:
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert "sqlite users=100 " in out.stdout and "GET /v1/users/me" in out.stdout, out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ON_PG, reason=NOT_PG)
+def test_bench_smoke_on_postgresql(tmp_path: Path) -> None:
+    """bench/run.py --database URL: both apps on PostgreSQL, the floor on a copy
+    (NAME_floor, dropped by the bench), accounts seeded in bulk (--users). One
+    scenario measured; every scenario's answer (a login too) is checked first."""
+    need_wrk()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
+    with fresh_database(tmp_path, "bench") as url:
+        out = subprocess.run([sys.executable, "bench/run.py", "--smoke", "--database", url,
+                              "--users", "1000", "--only", "me"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "database: PostgreSQL" in out.stdout and "1,000 users" in out.stdout, out.stdout
+    for row in ("GET /v1/users/me", "goal ("):
+        assert row in out.stdout, out.stdout
+
+
+@pytest.mark.slow
+def test_login_burst_bench_runs() -> None:
+    """bench/login_burst.py: GET /v1/users/me idle and during 8 concurrent logins."""
+    need_wrk()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
+    out = subprocess.run([sys.executable, "bench/login_burst.py", "--smoke"], cwd=ROOT,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    for row in ("idle ", "during 8 logins", "p50 during / idle:", "PASSWORD_HASH_CONCURRENCY="):
+        assert row in out.stdout, out.stdout

@@ -35,10 +35,11 @@ def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     conf = load(monkeypatch)
     assert conf["bind"] == "127.0.0.1:8000"
-    # one worker per core, 4 threads each (bench/README.md, "Worker class and count")
+    # one worker per core, 8 threads each (bench/README.md, "Worker class and count",
+    # "Logins beside reads")
     assert conf["workers"] == multiprocessing.cpu_count()
     assert (conf["worker_class"], conf["threads"]) == (
-        "config.buffering.BufferingThreadWorker", 4)
+        "config.buffering.BufferingThreadWorker", 8)
     assert (conf["max_requests"], conf["max_requests_jitter"]) == (20000, 2000)
     assert (conf["timeout"], conf["graceful_timeout"], conf["keepalive"]) == (30, 30, 5)
     assert conf["preload_app"] is True
@@ -70,7 +71,7 @@ def test_sync_workers_default_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_other_worker_classes_go_to_gunicorn_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
     conf = load(monkeypatch, GUNICORN_WORKER_CLASS="gunicorn.workers.gthread.ThreadWorker")
-    assert (conf["worker_class"], conf["threads"]) == ("gunicorn.workers.gthread.ThreadWorker", 4)
+    assert (conf["worker_class"], conf["threads"]) == ("gunicorn.workers.gthread.ThreadWorker", 8)
 
 
 def _written(write: Any, status: int) -> tuple[str, dict[str, str], dict[str, Any]]:

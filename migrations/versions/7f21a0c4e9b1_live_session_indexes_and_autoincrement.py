@@ -11,9 +11,6 @@ Create Date: 2026-12-02 04:20:00
   cascade when an account is deleted. (A partial index beside the plain one
   was tried first: SQLite without statistics picked whichever of the two
   was created last.)
-- ix_auth_sessions_revoked_at becomes partial (revoked_at IS NOT NULL): the
-  prune asks only for revoked rows, and a planner with statistics would
-  otherwise pick it for "revoked_at IS NULL" and read every live session.
 - ix_users_id_totp_sealed: the accounts holding a TOTP secret, in id order
   (`flask users rotate-2fa-key`).
 On PostgreSQL the indexes are built CONCURRENTLY (outside a transaction):
@@ -36,7 +33,6 @@ down_revision = 'da042c69ec55'
 branch_labels = None
 depends_on = None
 
-REVOKED = "revoked_at IS NOT NULL"
 SEALED = "totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL"
 
 
@@ -52,10 +48,6 @@ def upgrade():
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_user_id_revoked_at "
             "ON auth_sessions (user_id, revoked_at)",
             "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_user_id",
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_revoked_at_new "
-            f"ON auth_sessions (revoked_at) WHERE {REVOKED}",
-            "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_revoked_at",
-            "ALTER INDEX ix_auth_sessions_revoked_at_new RENAME TO ix_auth_sessions_revoked_at",
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_users_id_totp_sealed "
             f"ON users (id) WHERE {SEALED}",
         ])
@@ -65,9 +57,6 @@ def upgrade():
     op.create_index("ix_auth_sessions_user_id_revoked_at", "auth_sessions",
                     ["user_id", "revoked_at"])
     op.drop_index("ix_auth_sessions_user_id", table_name="auth_sessions")
-    op.drop_index("ix_auth_sessions_revoked_at", table_name="auth_sessions")
-    op.create_index("ix_auth_sessions_revoked_at", "auth_sessions", ["revoked_at"],
-                    sqlite_where=sa.text(REVOKED), postgresql_where=sa.text(REVOKED))
     op.create_index("ix_users_id_totp_sealed", "users", ["id"],
                     sqlite_where=sa.text(SEALED), postgresql_where=sa.text(SEALED))
 
@@ -105,10 +94,6 @@ def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         _pg_indexes([
             "DROP INDEX CONCURRENTLY IF EXISTS ix_users_id_totp_sealed",
-            "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_revoked_at_old "
-            "ON auth_sessions (revoked_at)",
-            "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_revoked_at",
-            "ALTER INDEX ix_auth_sessions_revoked_at_old RENAME TO ix_auth_sessions_revoked_at",
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_user_id "
             "ON auth_sessions (user_id)",
             "DROP INDEX CONCURRENTLY IF EXISTS ix_auth_sessions_user_id_revoked_at",
@@ -116,7 +101,5 @@ def downgrade():
         return
     # AUTOINCREMENT stays on SQLite: ids are never reused again
     op.drop_index("ix_users_id_totp_sealed", table_name="users")
-    op.drop_index("ix_auth_sessions_revoked_at", table_name="auth_sessions")
-    op.create_index("ix_auth_sessions_revoked_at", "auth_sessions", ["revoked_at"])
     op.create_index("ix_auth_sessions_user_id", "auth_sessions", ["user_id"])
     op.drop_index("ix_auth_sessions_user_id_revoked_at", table_name="auth_sessions")

@@ -8,7 +8,14 @@ auth_sessions.client_address and .user_agent: where a session signed in
 (GET /v1/auth/sessions); sessions opened before this revision show none.
 security_events: the per-account event log (api/events). The indexes on
 expiry, revocation and event age let `flask maintenance prune` find dead
-rows a batch at a time without scanning the tables.
+rows a batch at a time without scanning the tables; the one on revocation
+holds only the revoked rows (a planner with statistics would otherwise take
+it for "revoked_at IS NULL" and read every live session).
+On PostgreSQL the indexes on the existing tables are built CONCURRENTLY
+(outside a transaction), so sign-ins and refreshes are not blocked while
+they build; the new columns are nullable, which PostgreSQL adds without
+rewriting the table. If a build fails it leaves an INVALID index: drop it
+and run `flask db upgrade` again.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -19,6 +26,8 @@ revision = 'e88a6f989696'
 down_revision = '446bee1ca400'
 branch_labels = None
 depends_on = None
+
+REVOKED = "revoked_at IS NOT NULL"
 
 
 def upgrade():
@@ -42,12 +51,22 @@ def upgrade():
     with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('client_address', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('user_agent', sa.String(length=256), nullable=True))
-        batch_op.create_index(batch_op.f('ix_auth_sessions_expires_at'), ['expires_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_auth_sessions_revoked_at'), ['revoked_at'], unique=False)
 
-    with op.batch_alter_table('login_challenges', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_login_challenges_expires_at'), ['expires_at'], unique=False)
-
+    if op.get_bind().dialect.name == "postgresql":
+        with op.get_context().autocommit_block():
+            for statement in (
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_expires_at "
+                    "ON auth_sessions (expires_at)",
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_auth_sessions_revoked_at "
+                    f"ON auth_sessions (revoked_at) WHERE {REVOKED}",
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_login_challenges_expires_at "
+                    "ON login_challenges (expires_at)"):
+                op.execute(statement)
+        return
+    op.create_index('ix_auth_sessions_expires_at', 'auth_sessions', ['expires_at'])
+    op.create_index('ix_auth_sessions_revoked_at', 'auth_sessions', ['revoked_at'],
+                    sqlite_where=sa.text(REVOKED))
+    op.create_index('ix_login_challenges_expires_at', 'login_challenges', ['expires_at'])
 
 
 def downgrade():

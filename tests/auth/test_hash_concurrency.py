@@ -3,6 +3,10 @@
 burst of logins leaves CPU to the requests that only read."""
 from __future__ import annotations
 
+import os
+import select
+import signal
+import sys
 import threading
 from typing import Any
 
@@ -75,3 +79,44 @@ def test_a_wrong_password_frees_its_slot() -> None:
     assert not pw.verify(stored, "wrong")
     assert not pw.verify("not a hash", "wrong")
     assert pw.verify(stored, "right")  # would block forever if a slot leaked
+
+
+def _priority() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priority is Linux's")
+def test_hashes_run_at_a_lower_cpu_priority() -> None:
+    """Reads go first when the cores are busy: the hashing threads run
+    PASSWORD_HASH_NICE lower than the request threads."""
+    pw = passwords_of(make_app(PASSWORD_HASH_NICE=7))
+    assert pw.pool.submit(_priority).result() == min(19, _priority() + 7)
+    assert passwords_of(make_app(PASSWORD_HASH_NICE=0)).pool.submit(_priority).result() \
+        == _priority()
+
+
+def test_each_process_gets_its_own_hashing_threads() -> None:
+    """gunicorn forks its workers from a process that built the app: a
+    child must not inherit a pool whose threads live only in the parent."""
+    pw = passwords_of(make_app())
+    assert pw.verify(pw.hash("before the fork"), "before the fork")
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (runs in the child; its answer is asserted below)
+        try:
+            ok = pw.verify(pw.hash("in the child"), "in the child")
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 30)
+    if not ready:  # the child waits for a thread that is not there
+        os.kill(child, signal.SIGKILL)
+    os.waitpid(child, 0)
+    with os.fdopen(read, "rb") as answer:
+        assert ready and answer.read() == b"1"
+
+
+def passwords_of(app: Any) -> Any:
+    with app.app_context():
+        return passwords()
