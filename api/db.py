@@ -22,7 +22,11 @@ def engine_options(config: dict[str, Any]) -> dict[str, Any]:
                 "connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
     options: dict[str, Any] = {
         "hide_parameters": True,
-        "pool_pre_ping": True,
+        # a round trip per checkout that finds a connection the server
+        # dropped before a request uses it; off, such a request answers 77
+        # and the pool drops every connection of that age (one 77 per worker
+        # after a database restart)
+        "pool_pre_ping": config["DB_POOL_PRE_PING"],
         "pool_size": config["DB_POOL_SIZE"],
         "max_overflow": config["DB_MAX_OVERFLOW"],
         "pool_recycle": config["DB_POOL_RECYCLE"],

@@ -579,6 +579,7 @@ def get_config(name: str | None = None) -> dict[str, Any]:
         DB_POOL_SIZE=_int("DB_POOL_SIZE", 5, 1),
         DB_MAX_OVERFLOW=_int("DB_MAX_OVERFLOW", 5, 0),
         DB_POOL_RECYCLE=_int("DB_POOL_RECYCLE", 1800, 1),
+        DB_POOL_PRE_PING=_bool("DB_POOL_PRE_PING", True),
         DB_STATEMENT_TIMEOUT_MS=_int("DB_STATEMENT_TIMEOUT_MS", 5000, 0),
         # migrations (migrations/env.py) run with no statement timeout, and
         # wait at most this long for a table lock (0: forever), so a migration

@@ -74,3 +74,21 @@ def test_login_burst_bench_runs() -> None:
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     for row in ("idle ", "during 8 logins", "p50 during / idle:", "PASSWORD_HASH_CONCURRENCY="):
         assert row in out.stdout, out.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ON_PG, reason=NOT_PG)
+def test_online_migration_bench_runs() -> None:
+    """bench/online_migration.py: the previous release serves sign-ins while
+    this checkout's migrations run; none may be refused."""
+    release = subprocess.run(["git", "cat-file", "-e", "5fa5332^{commit}"], cwd=ROOT)
+    if release.returncode != 0:
+        pytest.skip("the release commit 5fa5332 is not in this clone (a shallow clone?)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
+    out = subprocess.run([sys.executable, "bench/online_migration.py", "--users", "500",
+                          "--around", "1"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    for row in ("migrations 5fa5332 head -> this checkout's head", "during ",
+                "goal (no sign-in refused): met"):
+        assert row in out.stdout, out.stdout

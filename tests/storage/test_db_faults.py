@@ -82,11 +82,15 @@ class StderrDrain(threading.Thread):
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.skipif(not ON_PG, reason=NOT_PG)
-def test_terminated_backends_answer_200_or_77_with_the_id_logged(tmp_path: Any) -> None:
+@pytest.mark.parametrize("pre_ping", ["true", "false"])
+def test_terminated_backends_answer_200_or_77_with_the_id_logged(tmp_path: Any,
+                                                                 pre_ping: str) -> None:
+    """With DB_POOL_PRE_PING on or off, a dropped connection costs at most
+    the requests that meet it (77), and the workers recover by themselves."""
     from sqlalchemy.engine import make_url
 
     with fresh_database(tmp_path, "faults") as url:
-        env = server_env(url, LOG_LEVEL="WARNING")
+        env = server_env(url, LOG_LEVEL="WARNING", DB_POOL_PRE_PING=pre_ping)
         migrate(env)
         server = Gunicorn(env, workers=2)
         drain = StderrDrain(server)
