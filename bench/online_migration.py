@@ -30,23 +30,19 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import BIN, PASSWORD, base_env, free_port  # noqa: E402
-
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def psql(url: str, *commands: str) -> None:
-    arguments = ["psql", url, "-qv", "ON_ERROR_STOP=1"]
-    for command in commands:
-        arguments += ["-c", command]
-    subprocess.run(arguments, check=True, capture_output=True)
+from bench.run import BIN, PASSWORD, PG_SERVER, Server, _pg_admin, base_env  # noqa: E402
 
 
 def seed(url: str, users: int) -> None:
-    """`users` accounts sharing one production-cost hash, one session each."""
+    """`users` accounts sharing one production-cost hash, one session each
+    (half of them revoked), in the release's schema: plain SQL, since this
+    checkout's models describe the newer one."""
+    import psycopg
     from argon2 import PasswordHasher
 
     from config import BaseConfig
@@ -54,62 +50,37 @@ def seed(url: str, users: int) -> None:
     digest = PasswordHasher(time_cost=BaseConfig.ARGON2_TIME_COST,
                             memory_cost=BaseConfig.ARGON2_MEMORY_COST,
                             parallelism=BaseConfig.ARGON2_PARALLELISM).hash(PASSWORD)
-    psql(url,
-         "INSERT INTO users (username, username_key, email, email_key, password_hash, "
-         "is_admin, is_blocked, totp_enabled, created_at, updated_at) "
-         "SELECT 'user' || g, 'user' || g, 'user' || g || '@example.com', "
-         f"'user' || g || '@example.com', '{digest}', false, false, false, "
-         f"now() - interval '1 year', now() - interval '1 year' "
-         f"FROM generate_series(1, {users}) AS g",
-         "INSERT INTO auth_sessions (id, user_id, refresh_hash, refresh_generation, "
-         "two_factor, created_at, last_used_at, expires_at, revoked_at, revoked_reason) "
-         "SELECT md5(id::text), id, repeat('0', 64), 0, false, now() - interval '1 day', "
-         "now() - interval '1 day', now() + interval '29 days', "
-         "CASE WHEN id % 2 = 0 THEN now() END, CASE WHEN id % 2 = 0 THEN 'logout' END "
-         "FROM users",
-         "ANALYZE")
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (username, username_key, email, email_key, password_hash, "
+            "is_admin, is_blocked, totp_enabled, created_at, updated_at) "
+            "SELECT 'user' || g, 'user' || g, 'user' || g || '@example.com', "
+            "'user' || g || '@example.com', %s, false, false, false, "
+            "now() - interval '1 year', now() - interval '1 year' "
+            "FROM generate_series(1, %s) AS g", (digest, users))
+        conn.execute(
+            "INSERT INTO auth_sessions (id, user_id, refresh_hash, refresh_generation, "
+            "two_factor, created_at, last_used_at, expires_at, revoked_at, revoked_reason) "
+            "SELECT md5(id::text), id, repeat('0', 64), 0, false, now() - interval '1 day', "
+            "now() - interval '1 day', now() + interval '29 days', "
+            "CASE WHEN id % 2 = 0 THEN now() END, CASE WHEN id % 2 = 0 THEN 'logout' END "
+            "FROM users")
+        conn.execute("ANALYZE")
 
 
-class Release:
-    """An earlier commit's tree, served by its own gunicorn configuration."""
+def unpack(commit: str, tree: Path) -> None:
+    """The commit's files (`git archive`) in `tree`."""
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
 
-    def __init__(self, commit: str, work: Path, env: dict[str, str]) -> None:
-        self.tree = work / "release"
-        self.tree.mkdir()
-        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, check=True,
-                                 capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(self.tree)], input=archive, check=True)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "PYTHONPATH": str(self.tree), "BIND": f"127.0.0.1:{self.port}"}
-        self.log = work / "release.log"
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    def flask(self, *args: str) -> None:
-        subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=self.tree,
-                       env=self.env, check=True, capture_output=True)
-
-    def start(self) -> None:
-        with open(self.log, "wb") as fh:
-            self.proc = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "wsgi:app"],
-                cwd=self.tree, env=self.env, stdout=fh, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/v1/nope", timeout=2)
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the release did not start:\n"
-                                       + self.log.read_text()[-3000:]) from None
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+def flask_db_upgrade(url: str, tree: Path) -> subprocess.CompletedProcess[str]:
+    """`flask db upgrade` of the project in `tree` on `url`, production settings."""
+    return subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=tree,
+                          env={**base_env(url), "PYTHONPATH": str(tree)},
+                          capture_output=True, text=True)
 
 
 def sign_in(url: str, login: str) -> tuple[float, float, int]:
@@ -150,20 +121,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     name = f"gatehouse_online_{os.getpid()}"
-    url = f"postgresql://postgres@127.0.0.1:5432/{name}"
-    psql(ADMIN_URL, f'CREATE DATABASE "{name}"')
+    url = make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
+    with _pg_admin(url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
     release = None
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            env = {**base_env(Path(tmp) / "unused.db"),
-                   "DATABASE_URL": url.replace("postgresql://", "postgresql+psycopg://")}
-            release = Release(args.release, Path(tmp), env)
-            release.flask("db", "upgrade")
+            tree = Path(tmp) / "release"
+            unpack(args.release, tree)
+            upgraded = flask_db_upgrade(url, tree)
+            if upgraded.returncode != 0:
+                raise SystemExit("the release's migrations failed:\n" + upgraded.stderr[-3000:])
             started = time.monotonic()
             seed(url, args.users)
             print(f"seeded {args.users:,} accounts and sessions in "
                   f"{time.monotonic() - started:.1f} s", flush=True)
-            release.start()
+            release = Server("wsgi:app", url, {}, Path(tmp) / "release.log", tree=tree)
+            release.wait_ready()
 
             calls: list[tuple[float, float, int]] = []
             stop = threading.Event()
@@ -177,17 +151,14 @@ def main(argv: list[str] | None = None) -> int:
                 thread.start()
             time.sleep(args.around)
             began = time.monotonic()
-            migrated = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-                                      cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
-                                      capture_output=True, text=True)
+            migrated = flask_db_upgrade(url, ROOT)
             ended = time.monotonic()
             time.sleep(args.around)
             stop.set()
             for thread in threads:
                 thread.join()
             if migrated.returncode != 0:
-                print(migrated.stderr[-3000:])
-                raise SystemExit("the migration failed")
+                raise SystemExit("the migration failed:\n" + migrated.stderr[-3000:])
             print(f"migrations {args.release} head -> this checkout's head: "
                   f"{ended - began:.1f} s, {args.clients} clients signing in")
             print(summary("before", [c for c in calls if c[0] < began]))
@@ -199,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if release is not None:
             release.stop()
-        psql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with _pg_admin(url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -202,18 +202,21 @@ def bench_databases(spec: str | None, tmp: Path, users: int = SEED_USERS, floor:
 
 
 class Server:
-    """gunicorn -c config/gunicorn.conf.py APP on a free loopback port."""
+    """gunicorn -c config/gunicorn.conf.py APP on a free loopback port, from
+    this checkout or from another tree of the project (`tree`)."""
 
-    def __init__(self, app: str, db: Path | str, extra: dict[str, str], log: Path) -> None:
+    def __init__(self, app: str, db: Path | str, extra: dict[str, str], log: Path,
+                 tree: Path = ROOT) -> None:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        env = {**base_env(db), **extra, "BIND": f"127.0.0.1:{self.port}"}
+        env = {**base_env(db), **extra, "BIND": f"127.0.0.1:{self.port}",
+               "PYTHONPATH": str(tree)}
         with open(log, "wb") as fh:
             self.proc = subprocess.Popen(
                 [str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", app],
-                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+                cwd=tree, env=env, stdout=fh, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
