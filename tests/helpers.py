@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 import jwt
 import pytest
@@ -23,6 +25,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
 
 # Legacy titles are frozen (SPEC §3); written out here, not read from the catalog.
 TITLES = {10: "Not Supported", 21: "User Not Exists", 22: "Password Not Match",
@@ -43,6 +46,19 @@ class Account:
     @property
     def headers(self) -> dict[str, str]:
         return bearer(self.access_token)
+
+
+def at_once(n: int, call: Callable[[int], T]) -> list[T]:
+    """`call(i)` for i in range(n) on n threads, released together by a
+    barrier (races: the calls meet in the server at the same moment)."""
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> T:
+        barrier.wait(timeout=20)
+        return call(i)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
 
 
 def write_key_pair(key: Any, directory: Path, name: str) -> tuple[str, str]:

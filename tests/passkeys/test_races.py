@@ -3,13 +3,12 @@ request fired many times at once (a barrier releases them together). Runs on
 a SQLite file, and on PostgreSQL too when TEST_DATABASE_URL names one."""
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
+from tests.helpers import at_once
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.server import Gunicorn, fresh_database, migrate, running, server_env
 
@@ -24,17 +23,6 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
     with fresh_database(tmp_path_factory.mktemp("passkey-races"), "passkey_races") as url:
         migrate(server_env(url))
         yield from running(server_env(url), workers=3)
-
-
-def _at_once(n: int, call: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> Any:
-        barrier.wait(timeout=20)
-        return call(i)
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(run, range(n)))
 
 
 def _ok(result: tuple[int, Any, Any]) -> Any:
@@ -75,7 +63,7 @@ def test_one_answer_signs_in_once(srv: Gunicorn) -> None:
     options = _ok(srv.call("POST", "/v1/auth/passkeys/login/options"))
     body = {"challenge_id": options["challenge_id"],
             "credential": device.get(options["public_key"])}
-    outcomes = Counter(_outcome(r) for r in _at_once(
+    outcomes = Counter(_outcome(r) for r in at_once(
         PARALLEL, lambda _: srv.call("POST", "/v1/auth/passkeys/login", body)))
     assert outcomes == {(200, None): 1, (400, "auth.passkey.challenge_used"): PARALLEL - 1}
 
@@ -93,8 +81,8 @@ def test_removing_two_passkeys_at_once_keeps_a_second_factor(srv: Gunicorn) -> N
         "credential": device.get(options["public_key"])}))
     sessions = [headers, {"Authorization": f"Bearer {other['access_token']}"}]
     ids = [p["id"] for p in _ok(srv.call("GET", "/v1/auth/passkeys", headers=headers))]
-    results = _at_once(2, lambda i: srv.call("DELETE", f"/v1/auth/passkeys/{ids[i]}", {},
-                                             headers=sessions[i]))
+    results = at_once(2, lambda i: srv.call("DELETE", f"/v1/auth/passkeys/{ids[i]}", {},
+                                            headers=sessions[i]))
     assert sorted(_outcome(r) for r in results) == [
         (200, None), (400, "auth.passkey.last_factor")]
     assert len(_ok(srv.call("GET", "/v1/auth/passkeys", headers=headers))) == 1

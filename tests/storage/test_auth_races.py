@@ -11,16 +11,15 @@ first query) only the refresh race showed.
 """
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pyotp
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.helpers import at_once
 from tests.server import Gunicorn, fresh_database, migrate, running, server_env
 
 pytestmark = pytest.mark.slow
@@ -43,18 +42,6 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def srv(database: str) -> Iterator[Gunicorn]:
     yield from running(server_env(database, **ENV), workers=3)
-
-
-def _at_once(n: int, call: Callable[[int], Any]) -> list[Any]:
-    """`call(i)` for i in range(n), released together by a barrier."""
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> Any:
-        barrier.wait(timeout=20)
-        return call(i)
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(run, range(n)))
 
 
 def _outcome(result: tuple[int, Any, Any]) -> tuple[int, str | None]:
@@ -106,7 +93,7 @@ def test_parallel_wrong_codes_never_exceed_the_challenge_cap(srv: Gunicorn) -> N
     codes = _with_2fa(srv, "guessed")
     token = _challenge(srv, "guessed")
     # recovery-code-shaped guesses (a TOTP-shaped one may be the real code)
-    results = _at_once(PARALLEL, lambda i: srv.call(
+    results = at_once(PARALLEL, lambda i: srv.call(
         "POST", "/v1/auth/2fa/verify", {"challenge_token": token, "code": f"wrong-{i:04d}"}))
     outcomes = Counter(_outcome(r) for r in results)
     assert outcomes == {(400, "auth.totp.invalid"): 5,
@@ -127,7 +114,7 @@ def test_a_right_code_among_parallel_wrong_ones(srv: Gunicorn) -> None:
     codes = _with_2fa(srv, "mixed")
     token = _challenge(srv, "mixed")
     guesses = ["wrong-0001", "wrong-0002", codes[0], "wrong-0003", "wrong-0004"]
-    results = _at_once(5, lambda i: srv.call(
+    results = at_once(5, lambda i: srv.call(
         "POST", "/v1/auth/2fa/verify", {"challenge_token": token, "code": guesses[i]}))
     outcomes = Counter(_outcome(r) for r in results)
     assert outcomes[(200, None)] == 1, outcomes
@@ -143,7 +130,7 @@ def test_concurrent_enables_have_one_winner(srv: Gunicorn, database: str) -> Non
     tokens = _account(srv, "enabler")
     secret = _setup(srv, tokens)
     code = pyotp.TOTP(secret).now()
-    results = _at_once(8, lambda i: srv.call(
+    results = at_once(8, lambda i: srv.call(
         "POST", "/v1/auth/2fa/enable", {"code": code, "password": PASSWORD},
         headers=_bearer(tokens["access_token"])))
     outcomes = Counter(_outcome(r) for r in results)
@@ -175,7 +162,7 @@ def test_refresh_race_keeps_the_winners_pair(srv: Gunicorn) -> None:
     working. A loser that read after the winner's commit took the spent token
     for a reuse and revoked the session, the winner's new pair with it."""
     tokens = _account(srv, "rotator")
-    results = _at_once(PARALLEL, lambda i: srv.call(
+    results = at_once(PARALLEL, lambda i: srv.call(
         "POST", "/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}))
     outcomes = Counter(_outcome(r) for r in results)
     assert outcomes == {(200, None): 1,

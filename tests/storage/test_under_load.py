@@ -6,7 +6,6 @@ Runs on a SQLite file, and on PostgreSQL too when TEST_DATABASE_URL names one
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 import uuid
 from collections import Counter
@@ -16,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.helpers import require_redis
+from tests.helpers import at_once, require_redis
 from tests.server import (
     NOT_PG, ON_PG, ONLY_SQLITE, Gunicorn, fresh_database, migrate, pg_admin, running,
     server_env)
@@ -254,15 +253,12 @@ def test_concurrent_refresh_of_one_token_has_one_winner(server: Gunicorn) -> Non
     status, _, body = server.call("POST", "/v1/auth/login",
                                   {"login": "rotator", "password": PASSWORD})
     token = body["data"]["refresh_token"]
-    barrier = threading.Barrier(8)
 
     def refresh(_: int) -> tuple[int, str | None]:
-        barrier.wait(timeout=10)
         status, _, body = server.call("POST", "/v1/auth/refresh", {"refresh_token": token})
         return status, body["meta"].get("reason")
 
-    with ThreadPoolExecutor(8) as pool:
-        outcomes = Counter(pool.map(refresh, range(8)))
+    outcomes = Counter(at_once(8, refresh))
     # the losers were superseded, the session (and the winner's pair) kept:
     # tests/storage/test_auth_races.py follows the winner's pair further
     assert outcomes == {(200, None): 1, (401, "auth.refresh.superseded"): 7}
