@@ -121,14 +121,7 @@ def _bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
-def _nice(cls: type) -> int:
-    nice = _int("PASSWORD_HASH_NICE", cls.PASSWORD_HASH_NICE, 0)
-    if nice > 19:
-        raise ConfigError("PASSWORD_HASH_NICE must be at most 19")
-    return nice
-
-
-def _int(name: str, default: int, minimum: int = 0) -> int:
+def _int(name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
     value = _env(name)
     if value is None:
         return default
@@ -138,6 +131,8 @@ def _int(name: str, default: int, minimum: int = 0) -> int:
         raise ConfigError(f"{name} must be an integer, not {value!r}") from None
     if number < minimum:
         raise ConfigError(f"{name} must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}")
     return number
 
 
@@ -569,7 +564,7 @@ def get_config(name: str | None = None) -> dict[str, Any]:
         PASSWORD_HASH_CONCURRENCY=_int("PASSWORD_HASH_CONCURRENCY",
                                        cls.PASSWORD_HASH_CONCURRENCY, 1),
         # how much lower the hashing threads' CPU priority is (Linux; 0: the same)
-        PASSWORD_HASH_NICE=_nice(cls),
+        PASSWORD_HASH_NICE=_int("PASSWORD_HASH_NICE", cls.PASSWORD_HASH_NICE, 0, 19),
         AUTH_GENERIC_LOGIN_ERRORS=_bool("AUTH_GENERIC_LOGIN_ERRORS", False),
         **_failure_policy(cls),
         TOTP_ENCRYPTION_KEYS=_totp_keys(name, secret),

@@ -298,3 +298,20 @@ def test_public_url_must_be_an_absolute_http_url(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigError, match="^PUBLIC_URL must be") as info:
         get_config()
     assert "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize("value,message", [
+    ("20", "^PASSWORD_HASH_NICE must be at most 19"),
+    ("-1", "^PASSWORD_HASH_NICE must be at least 0"),
+    ("low", "^PASSWORD_HASH_NICE must be an integer"),
+])
+def test_bad_hash_priority(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
+    monkeypatch.setenv("PASSWORD_HASH_NICE", value)
+    with pytest.raises(ConfigError, match=message):
+        get_config("development")
+
+
+def test_hash_priority_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert get_config("development")["PASSWORD_HASH_NICE"] == 10
+    monkeypatch.setenv("PASSWORD_HASH_NICE", "19")
+    assert get_config("development")["PASSWORD_HASH_NICE"] == 19
