@@ -47,10 +47,11 @@ def describe_agent(agent: str | None) -> dict[str, str | None]:
 
 def list_sessions(user_id: int, current_id: str) -> list[dict[str, Any]]:
     """The user's live sessions, most recently used first. The query reads
-    the unrevoked ones (one range of ix_auth_sessions_user_id_revoked_at) and
-    the expired ones among them, until the prune takes them, are left out
-    here: a condition on expires_at lets a planner with statistics pick the
-    expiry index instead, whose cost depends on everyone's sessions."""
+    the unrevoked ones (one range of ix_auth_sessions_user_id_revoked_at);
+    the expired ones among them, kept until the prune takes them, are left
+    out here rather than in SQL: a condition on expires_at lets a planner
+    with statistics pick the expiry index, whose cost grows with everyone's
+    sessions."""
     now = utcnow()
     rows = db.session.execute(
         select(*_LIST_COLUMNS)

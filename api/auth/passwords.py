@@ -77,8 +77,9 @@ def _lower_priority(nice: int) -> None:
     """Lower this thread's CPU priority by `nice` (Linux: a thread is a task
     of its own there, and the threads it starts inherit its priority)."""
     if nice and sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                       min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + nice))
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread,
+                       min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice))
 
 
 def init_passwords(app: Flask) -> None:
