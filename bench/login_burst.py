@@ -10,8 +10,10 @@ takes it). Each round times GET /v1/users/me with wrk twice: idle, and while
 --logins more wrk connections log in back to back (bench/run.py's login
 scenario: production argon2id cost); which comes first alternates. Prints the
 median p50 of each, their ratio, and issue 21's goal: during 8 concurrent
-logins, the p50 stays within 2x its idle value. PASSWORD_HASH_CONCURRENCY
-(hashes at once per worker) is the bound this measures; --env changes it.
+logins, the p50 stays within 2x its idle value. What it measures are
+PASSWORD_HASH_CONCURRENCY (hashes at once per worker), PASSWORD_HASH_NICE (their
+CPU priority) and GUNICORN_THREADS (a login waiting to hash holds a thread);
+--env changes them.
 """
 from __future__ import annotations
 
