@@ -55,15 +55,25 @@ def json_body() -> dict[str, Any]:
         raise InvalidParameterError(reason="request.body.unsupported_media_type")
     try:
         # what json.loads does with bytes: UTF-8, -16 or -32, by their signature
-        body = _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
+        text = data.decode(json.detect_encoding(data), "surrogatepass")
+        body = _DECODER.decode(text)
     except (ValueError, UnicodeDecodeError):
         raise InvalidParameterError(reason="request.body.invalid_json") from None
     except RecursionError:  # nested past the interpreter's limit
         raise InvalidParameterError(reason="request.body.too_deep") from None
     if not isinstance(body, dict):
         raise InvalidParameterError(reason="request.body.not_object")
-    check_strings(body)
+    if not _plainly_storable(text):
+        check_strings(body)
     return body
+
+
+def _plainly_storable(text: str) -> bool:
+    """What check_strings would pass, read off the JSON text: in ASCII JSON
+    (raw control characters refused by the decoder) only a \\u escape makes
+    a NUL or a lone surrogate, and nesting needs a bracket per level."""
+    return text.isascii() and "\\u" not in text \
+        and text.count("{") + text.count("[") <= MAX_DEPTH
 
 
 def _storable(text: str) -> bool:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable, TypeVar
 
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from api.extensions import db
 
@@ -22,11 +23,10 @@ def engine_options(config: dict[str, Any]) -> dict[str, Any]:
                 "connect_args": {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
     options: dict[str, Any] = {
         "hide_parameters": True,
-        # a round trip per checkout that finds a connection the server
-        # dropped before a request uses it; off, such a request answers 77
-        # and the pool drops every connection of that age (one 77 per worker
-        # after a database restart)
-        "pool_pre_ping": config["DB_POOL_PRE_PING"],
+        # SQLAlchemy's own pre-ping tests every checkout; with an idle
+        # threshold, register_engine_events tests only connections that sat
+        # in the pool that long (see there)
+        "pool_pre_ping": config["DB_POOL_PRE_PING"] and not config["DB_POOL_PING_IDLE_S"],
         "pool_size": config["DB_POOL_SIZE"],
         "max_overflow": config["DB_MAX_OVERFLOW"],
         "pool_recycle": config["DB_POOL_RECYCLE"],
@@ -41,6 +41,8 @@ def engine_options(config: dict[str, Any]) -> dict[str, Any]:
 
 def register_engine_events(app: Flask, engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
+        if app.config["DB_POOL_PRE_PING"] and app.config["DB_POOL_PING_IDLE_S"]:
+            ping_idle_connections(engine, app.config["DB_POOL_PING_IDLE_S"])
         return
     busy_ms = app.config["SQLITE_BUSY_TIMEOUT_MS"]
     in_memory = engine.url.database in (None, "", ":memory:")
@@ -62,6 +64,35 @@ def register_engine_events(app: Flask, engine: Engine) -> None:
         # reads run as pysqlite runs them by default (no explicit BEGIN)
         if _declares_write():
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def ping_idle_connections(engine: Engine, idle_s: float) -> None:
+    """Test a pooled connection with a round trip before a request uses it,
+    but only if it sat in the pool at least idle_s seconds.
+
+    A connection the server dropped (a restart, an idle timeout, a proxy's)
+    is one that waited: under traffic a connection goes back to work within
+    milliseconds, and SQLAlchemy's pre-ping would spend a round trip on every
+    request (about a tenth of an authenticated read's CPU on PostgreSQL) to
+    test it. A failed test is a DisconnectionError, on which the pool drops
+    the connection and checks out another (the pattern of SQLAlchemy's
+    "Disconnect Handling - Pessimistic"). A connection dropped while in use
+    or between two requests moments apart answers its request 77, and the
+    pool then drops every connection as old as it.
+    """
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["gatehouse_idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("gatehouse_idle_from")
+        if since is None or time.monotonic() - since < idle_s:
+            return  # a new connection, or one back from work moments ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as err:  # whatever the driver raises: not usable
+            raise DisconnectionError() from err  # the pool replaces it
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,12 +10,17 @@ as Gatehouse for each scenario, so the ratio measures only our machinery:
   blocked), in one query for an authenticated read;
 - the same response bodies: the `meta` envelope with the same fields, the
   same timestamps, the same error texts (without a request id);
-- the same body validation for a registration (username, email, password);
+- the same body validation for a registration (username, email, password),
+  and the same checks part two added to every body and password (no NUL,
+  lone surrogate or nesting past 32 levels anywhere; no unknown field; not
+  one of the 100,000 common passwords, from the same list);
+- the same security headers on every response (nosniff, no-store);
 - login: the same lookup, argon2id verification, session row and tokens.
 
 Same database (a copy), same gunicorn settings (config/gunicorn.conf.py).
 """
 import base64
+import gzip
 import hashlib
 import hmac
 import json
@@ -25,6 +30,7 @@ import secrets
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import jwt
 from argon2 import PasswordHasher
@@ -68,11 +74,45 @@ NEW_SESSION = text("INSERT INTO auth_sessions (id, user_id, refresh_hash, refres
                    "VALUES (:id, :uid, :h, 0, false, :now, :now, :exp)")
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+REGISTER_FIELDS = frozenset(("username", "email", "password"))
+with gzip.open(Path(__file__).resolve().parent.parent / "api" / "auth" / "data"
+               / "common-passwords.txt.gz", "rt", encoding="utf-8") as _file:
+    COMMON = frozenset(line for line in _file.read().split("\n") if line)
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
 def reply(body, status=200, headers=None):
     return Response(json.dumps(body, separators=(",", ":")) + "\n", status=status,
-                    mimetype="application/json", headers=headers)
+                    mimetype="application/json",
+                    headers={**SECURITY_HEADERS, **headers} if headers else SECURITY_HEADERS)
+
+
+def storable(text):
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")  # a lone surrogate has no UTF-8 form
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable_body(body):
+    """Every key and string storable, nested at most 32 deep."""
+    stack = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > 32:
+            return False
+        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
+            if isinstance(key, str) and not storable(key):
+                return False
+            if isinstance(value, str):
+                if not storable(value):
+                    return False
+            elif isinstance(value, (dict, list)):
+                stack.append((value, depth + 1))
+    return True
 
 
 def ok(data):
@@ -152,9 +192,9 @@ def invalid(fields):
 @app.post("/v1/auth/register")
 def register():
     body = request.get_json(silent=True)
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or not storable_body(body):
         return invalid({"_schema": ["Invalid input type."]})
-    fields = {}
+    fields = {key: ["Unknown field."] for key in body if key not in REGISTER_FIELDS}
     if not isinstance(body.get("username"), str) or not USERNAME.match(body["username"]):
         fields["username"] = ["Use only letters, digits, '_', '.' and '-'."]
     if not isinstance(body.get("email"), str) or not EMAIL.match(body["email"]) \
@@ -162,6 +202,8 @@ def register():
         fields["email"] = ["Not a valid email address."]
     if not isinstance(body.get("password"), str) or not 8 <= len(body["password"]) <= 128:
         fields["password"] = ["Length must be between 8 and 128."]
+    elif body["password"].lower() in COMMON:
+        fields["password"] = ["This password is one of the most common passwords."]
     if fields:
         return invalid(fields)
     return ok({"registered": True})  # the bench never registers anyone

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/inproc.py                    # CPU µs per request, each scenario
     .venv/bin/python bench/inproc.py --profile me       # pyinstrument over one scenario
+    .venv/bin/python bench/inproc.py --database postgresql   # on scratch PostgreSQL databases
 
 Each request is a direct WSGI call (the environ built once, copied per call),
 so what is timed is the app alone: routing, hooks, auth, the query,
@@ -13,7 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -25,21 +25,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.run import BY_KEY as KEYS  # noqa: E402
-from bench.run import Scenario, base_env, seed  # noqa: E402
+from bench.run import Scenario, base_env, bench_databases  # noqa: E402
 
 
-def load_apps(tmp: Path) -> tuple[object, object, str]:
-    ours_db, floor_db = tmp / "ours.db", tmp / "floor.db"
-    token = seed(ours_db)
-    shutil.copy(ours_db, floor_db)
-    os.environ.update(base_env(floor_db))
+def load_apps(dbs: dict) -> tuple[object, object]:
+    """Gatehouse and the floor, each on its own copy of the seeded database."""
+    os.environ.update(base_env(dbs["floor"]))
     import bench.floor
 
     # as under gunicorn, whose access log (on) turns the app's own line off
-    os.environ.update(base_env(ours_db), LOG_ACCESS="false")
+    os.environ.update(base_env(dbs["ours"]), LOG_ACCESS="false")
     from api import create_app
 
-    return create_app(), bench.floor.app, token
+    return create_app(), bench.floor.app
 
 
 def environ_for(s: Scenario, token: str) -> tuple[dict, bytes]:
@@ -90,9 +88,13 @@ def main() -> int:
     parser.add_argument("--profile", choices=sorted(KEYS), help="pyinstrument one scenario")
     parser.add_argument("--floor", action="store_true", help="profile the floor instead")
     parser.add_argument("--all", action="store_true", help="show library frames too")
+    parser.add_argument("--database", help="as bench/run.py's: sqlite (the default), "
+                        "postgresql or a PostgreSQL URL")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmpdir:
-        ours, floor, token = load_apps(Path(tmpdir))
+    with tempfile.TemporaryDirectory() as tmpdir, \
+            bench_databases(args.database, Path(tmpdir)) as (dbs, token, database):
+        ours, floor = load_apps(dbs)
+        print(f"database: {database}")
         if args.profile:
             from pyinstrument import Profiler
 

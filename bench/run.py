@@ -6,11 +6,14 @@
 
 Both apps are served by config/gunicorn.conf.py with production settings on
 loopback, each against its own copy of one seeded database: a SQLite file, or
-two PostgreSQL databases (--database). Every round
-runs every scenario once per app, back to back, alternating which app goes
-first, so a busy machine slows both alike; each ratio is the median over
-rounds of ours/floor. Needs Debian's wrk (apt-get install wrk). See
-bench/README.md.
+two PostgreSQL databases (--database). Every round runs every scenario on
+both apps at once, a wrk each, so whatever else the machine is doing costs
+both alike; each ratio is the median over rounds of the pair's ratios.
+`--self-check` measures the floor against a second floor: the ratios it
+prints are the measurement's own error. `--sequential` runs each pair back
+to back instead (the method before 2026-12; on a shared machine its
+self-check medians were off by up to 13%). Needs Debian's wrk (apt-get
+install wrk). See bench/README.md.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -385,26 +389,60 @@ def gunicorn_settings(extra: dict[str, str]) -> str:
     return f"{kind}, {out[0]} workers" + (f" x {out[2]} threads" if threaded else "")
 
 
+def run_pair(servers: dict[str, Server], s: Scenario, tokens: dict[str, str],
+             args: argparse.Namespace, seconds: int, order: tuple[str, str]) -> dict[str, dict]:
+    """One scenario on both apps: at once (each its own wrk, the same
+    connections), or back to back with --sequential. Login always runs back
+    to back: its hashes run at a lower CPU priority (PASSWORD_HASH_NICE), so
+    beside the floor's they would yield to them by design."""
+    conns = args.login_connections if s.key == "login" else args.connections
+
+    def run(who: str) -> dict:
+        return run_wrk(servers[who], s, tokens.get(s.token), seconds, conns, args.wrk_threads)
+
+    settle(list(servers.values()))
+    if args.sequential or s.key == "login":
+        return {who: run(who) for who in order}
+    out: dict[str, dict] = {}
+    errors: list[BaseException] = []
+
+    def one(who: str) -> None:
+        try:
+            out[who] = run(who)
+        except BaseException as err:  # reported on the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=one, args=(who,)) for who in order]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return out
+
+
 def measure(servers: dict[str, Server], scenarios: list[Scenario], tokens: dict[str, str],
             args: argparse.Namespace, results: dict[str, dict[str, list[dict]]]) -> None:
     """A warm-up, then the rounds. Each round runs every scenario's pair: a
     slow spell of a shared machine then costs every scenario a pair or two,
     where a block of rounds per scenario let one spell skew all of one
-    scenario's pairs."""
-    def run(s: Scenario, who: str, seconds: int) -> dict:
-        conns = args.login_connections if s.key == "login" else args.connections
-        settle(list(servers.values()))
-        return run_wrk(servers[who], s, tokens.get(s.token), seconds, conns, args.wrk_threads)
+    scenario's pairs.
 
+    A pair runs both apps at once (run_pair), so a neighbour on the machine,
+    a cache it thrashes or a slower spell of the host costs both apps alike;
+    run back to back (--sequential) the same app's CPU per request varied
+    from 0.5x to 2x between two 2-second runs. Both then share the cores, so
+    the CPU per request is the measure; the throughput is each app's share
+    of a busy machine."""
     if args.warmup:
         for s in scenarios:
-            for who in APPS:
-                run(s, who, args.warmup)
+            run_pair(servers, s, tokens, args, args.warmup, ("ours", "floor"))
     for round_no in range(args.rounds):
         order = ("ours", "floor") if round_no % 2 == 0 else ("floor", "ours")
         for s in scenarios:
-            for who in order:
-                results[s.key][who].append(run(s, who, args.seconds))
+            for who, result in run_pair(servers, s, tokens, args, args.seconds, order).items():
+                results[s.key][who].append(result)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -431,6 +469,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=SEED_USERS,
                         help="accounts to seed (in bulk, with session history)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--sequential", action="store_true",
+                        help="run each pair's two apps back to back, not at once")
+    parser.add_argument("--self-check", action="store_true",
+                        help="the floor against a second floor: the measurement's own error")
     args = parser.parse_args(argv)
     if args.smoke:
         args.rounds, args.seconds, args.warmup = 1, 1, 0
@@ -448,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
             tokens = {"good": token, "bad": "not.a.token"}
             servers: dict[str, Server] = {}
             try:
-                for who, app in APPS.items():
+                apps = {**APPS, "ours": APPS["floor"]} if args.self_check else APPS
+                for who, app in apps.items():
                     servers[who] = Server(app, dbs[who], extra, tmp / f"{who}.log")
                 for server in servers.values():
                     server.wait_ready()
@@ -483,8 +526,11 @@ def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
     print(f"database: {database}")
     print(f"gunicorn: config/gunicorn.conf.py ({gunicorn_settings(extra)}), production "
           f"settings, access log off; wrk -t{args.wrk_threads} -c{args.connections} "
-          f"(login -c{args.login_connections}); {args.rounds} round(s) x {args.seconds:g} s "
-          f"per app, alternating; medians over rounds")
+          f"(login -c{args.login_connections}) per app; {args.rounds} round(s) x "
+          f"{args.seconds:g} s, "
+          + ("the apps back to back, alternating" if args.sequential else "both apps at once")
+          + "; medians over rounds" + ("; SELF-CHECK: both apps are the floor"
+                                       if args.self_check else ""))
     print()
     head = (f"{'scenario':20} {'ours rps':>8} {'floor rps':>9} {'ratio':>5} "
             f"{'ours p50':>9} {'floor p50':>9} {'ours p99':>9} {'floor p99':>9} {'p99 x':>5} "
@@ -498,7 +544,7 @@ def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
         row = {
             "ours_rps": _median([r["rps"] for r in ours]),
             "floor_rps": _median([r["rps"] for r in floor]),
-            # each round's pair ran back to back: the median of their ratios
+            # each round's pair ran together: the median of their ratios
             "ratio": _median([_ratio(o["rps"], f["rps"]) for o, f in zip(ours, floor)]),
             "ours_p50": _median([r["p50"] for r in ours]),
             "floor_p50": _median([r["p50"] for r in floor]),
@@ -507,7 +553,8 @@ def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
             "p99x": _median([_ratio(o["p99"], f["p99"]) for o, f in zip(ours, floor)]),
             "ours_cpu_us": _median([r["cpu_us"] for r in ours]),
             "floor_cpu_us": _median([r["cpu_us"] for r in floor]),
-            # floor CPU / ours: the throughput ratio a machine to ourselves would show
+            # floor CPU / ours: the throughput ratio a machine to ourselves would
+            # show, and the goal's measure
             "cpu_ratio": _median([_ratio(f["cpu_us"], o["cpu_us"]) for o, f in zip(ours, floor)]),
             "wrong": sum(r["wrong"] for r in ours + floor),
             "socket_errors": sum(r["socket_errors"] for r in ours + floor),
@@ -517,14 +564,18 @@ def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
               f"{row['ours_p50']:7.2f}ms {row['floor_p50']:7.2f}ms {row['ours_p99']:7.2f}ms "
               f"{row['floor_p99']:7.2f}ms {row['p99x']:5.2f} {_cpu(row['ours_cpu_us']):>12} "
               f"{_cpu(row['floor_cpu_us']):>6} {row['cpu_ratio']:5.2f}")
-        if s.key != "login" and not (row["ratio"] >= 0.9 and row["p99x"] <= 1.2):
+        # at once, the two wrks split the cores unevenly (a self-check's
+        # throughput ratios read 0.66-1.21, its p99s up to 1.5x): latency is
+        # compared only back to back
+        latency_ok = row["p99x"] <= 1.2 if args.sequential else True
+        if s.key != "login" and not (row["cpu_ratio"] >= 0.9 and latency_ok):
             missed.append(s.label)
     print()
     # the spread: a shared machine shows up here before it shows in the medians
-    print("per-pair throughput ratios, in round order:")
+    print("per-pair CPU ratios (floor/ours), in round order:")
     for s in scenarios:
         pairs = zip(results[s.key]["ours"], results[s.key]["floor"])
-        ratios = " ".join(f"{_ratio(o['rps'], f['rps']):.2f}" for o, f in pairs)
+        ratios = " ".join(f"{_ratio(f['cpu_us'], o['cpu_us']):.2f}" for o, f in pairs)
         print(f"  {s.label:20} {ratios}")
     print()
     for s in scenarios:
@@ -543,8 +594,9 @@ def report(scenarios: list[Scenario], results: dict, args: argparse.Namespace,
         summary["login"].update(per_core=per_core, argon2_cpu_ms=argon2_cpu * 1000,
                                 argon2_wall_ms=argon2_wall * 1000, ceiling_per_core=ceiling)
     verdict = "met" if not missed else "NOT MET: " + ", ".join(missed)
-    print(f"goal (every non-login scenario: ratio >= 0.90 and p99 <= 1.2x the floor's): "
-          f"{verdict}")
+    goal = ("CPU ratio >= 0.90 and p99 <= 1.2x the floor's" if args.sequential
+            else "CPU ratio >= 0.90; throughput and p99 need --sequential")
+    print(f"goal (every non-login scenario: {goal}): {verdict}")
     print(f"({elapsed:.0f} s)")
     return summary
 

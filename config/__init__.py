@@ -575,6 +575,8 @@ def get_config(name: str | None = None) -> dict[str, Any]:
         DB_MAX_OVERFLOW=_int("DB_MAX_OVERFLOW", 5, 0),
         DB_POOL_RECYCLE=_int("DB_POOL_RECYCLE", 1800, 1),
         DB_POOL_PRE_PING=_bool("DB_POOL_PRE_PING", True),
+        # pre-ping only connections idle in the pool this long (0: every one)
+        DB_POOL_PING_IDLE_S=_seconds("DB_POOL_PING_IDLE_S", 1.0, 0.0, 3600.0),
         DB_STATEMENT_TIMEOUT_MS=_int("DB_STATEMENT_TIMEOUT_MS", 5000, 0),
         # migrations (migrations/env.py) run with no statement timeout, and
         # wait at most this long for a table lock (0: forever), so a migration

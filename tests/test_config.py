@@ -55,7 +55,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     ("RATELIMIT_LOGIN", "lots"), ("RATELIMIT_2FA", "5 per fortnight"),
     ("AUTH_FAILURES_FREE", "0"), ("AUTH_BACKOFF_MAX", "901"), ("AUTH_BACKOFF_BASE", "1000"),
     ("AUTH_FAILURES_WINDOW", "60"),
-    ("DB_POOL_SIZE", "0"),
+    ("DB_POOL_SIZE", "0"), ("DB_POOL_PING_IDLE_S", "-1"), ("DB_POOL_PING_IDLE_S", "soon"),
 ])
 def test_bad_values_raise_config_error(monkeypatch: pytest.MonkeyPatch, name: str,
                                        value: str) -> None:

@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from api.body import _plainly_storable, check_strings
 from api.extensions import db
 from api.users.models import User
 from tests.auth.test_twofactor import challenge, enable_2fa, verify
@@ -89,6 +92,33 @@ def test_deep_nesting_is_88(client: FlaskClient) -> None:
     # at the limit: decoded, and the schema names the field
     meta = assert_error(post_raw(client, LOGIN, nested(32)), 88, "request.param.invalid")
     assert "login" in meta["fields"]
+
+
+# strings with what the check is for: NUL, lone surrogates, other scripts, escapes
+_TEXT = st.text(st.sampled_from(["a", "\x00", "\ud800", "\udfff", "é", "中", "\\", "u",
+                                 "[", "{", '"']), max_size=6)
+_JSON = st.recursive(st.none() | st.integers() | _TEXT,
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(_TEXT, inner, max_size=3), max_leaves=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(body=st.dictionaries(_TEXT, _JSON, max_size=4), ascii_only=st.booleans())
+def test_the_text_shortcut_never_passes_what_the_walk_refuses(body: dict,
+                                                              ascii_only: bool) -> None:
+    """json_body skips the walk over the decoded body when the JSON text
+    alone shows there is nothing to refuse: never for a body the walk refuses."""
+    text = json.dumps(body, ensure_ascii=ascii_only)
+    if _plainly_storable(text):
+        check_strings(body)  # raises nothing
+
+
+def test_the_text_shortcut_holds_for_plain_bodies() -> None:
+    assert _plainly_storable('{"login": "ada", "password": "pw-123456", "n": [1, {}]}')
+    assert not _plainly_storable('{"login": "ada\\u0000"}')
+    assert not _plainly_storable('{"login": "é"}')
+    assert _plainly_storable(nested(32))  # 31 brackets and the object's brace
+    assert not _plainly_storable(nested(33))
 
 
 def long_email() -> str:

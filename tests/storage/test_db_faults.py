@@ -82,15 +82,19 @@ class StderrDrain(threading.Thread):
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.skipif(not ON_PG, reason=NOT_PG)
-@pytest.mark.parametrize("pre_ping", ["true", "false"])
-def test_terminated_backends_answer_200_or_77_with_the_id_logged(tmp_path: Any,
-                                                                 pre_ping: str) -> None:
-    """With DB_POOL_PRE_PING on or off, a dropped connection costs at most
+@pytest.mark.parametrize("ping", [
+    {},  # the default: pre-ping connections idle DB_POOL_PING_IDLE_S (1 s)
+    {"DB_POOL_PING_IDLE_S": "0"},  # every checkout
+    {"DB_POOL_PRE_PING": "false"},
+], ids=["idle", "every", "off"])
+def test_terminated_backends_answer_200_or_77_with_the_id_logged(
+        tmp_path: Any, ping: dict[str, str]) -> None:
+    """However connections are tested, a dropped connection costs at most
     the requests that meet it (77), and the workers recover by themselves."""
     from sqlalchemy.engine import make_url
 
     with fresh_database(tmp_path, "faults") as url:
-        env = server_env(url, LOG_LEVEL="WARNING", DB_POOL_PRE_PING=pre_ping)
+        env = server_env(url, LOG_LEVEL="WARNING", **ping)
         migrate(env)
         server = Gunicorn(env, workers=2)
         drain = StderrDrain(server)
