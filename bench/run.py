@@ -378,13 +378,28 @@ def gunicorn_overrides(args: argparse.Namespace) -> dict[str, str]:
     return extra
 
 
+def shared_workers(extra: dict[str, str]) -> int:
+    """Workers per app when both apps run at once: half of what
+    config/gunicorn.conf.py gives one app on this machine, so the two
+    together run as many workers as production runs (one per core, for the
+    gthread default). With the full count each, four processes took turns on
+    two cores, a density production never has, and the switching cost the
+    app with the larger working set more: invalid body (88) read 0.86-0.87
+    that way, 0.94 with one worker each, in runs minutes apart."""
+    code = "import runpy; print(runpy.run_path('config/gunicorn.conf.py')['workers'])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True, env={**base_env(Path("/dev/null")), **extra})
+    return max(1, int(out.stdout.split()[-1]) // 2)
+
+
 def gunicorn_settings(extra: dict[str, str]) -> str:
     """What config/gunicorn.conf.py resolves to with these overrides."""
     code = ("import runpy; c = runpy.run_path('config/gunicorn.conf.py'); "
             "print(c['workers'], c['worker_class'], c['threads'])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, env={**base_env(Path("/dev/null")), **extra}).stdout.split()
-    kind = {"config.workers.FairThreadWorker": "gthread"}.get(out[1], out[1])
+    kind = {"config.workers.FairThreadWorker": "gthread",
+            "config.buffering.BufferingThreadWorker": "gthread (buffering)"}.get(out[1], out[1])
     threaded = kind != "sync"
     return f"{kind}, {out[0]} workers" + (f" x {out[2]} threads" if threaded else "")
 
@@ -457,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--login-connections", type=int, default=4)
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--only", default=",".join(BY_KEY), help="scenario keys, comma-separated")
-    parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY for both apps")
+    parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY for both apps (default: "
+                        "config/gunicorn.conf.py's, halved for each app when both run at once)")
     parser.add_argument("--worker-class", choices=("sync", "gthread"))
     parser.add_argument("--gunicorn-threads", type=int, help="GUNICORN_THREADS")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
@@ -481,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     scenarios = [BY_KEY[k] for k in args.only.split(",")]
     extra = gunicorn_overrides(args)
+    if not args.sequential and "WEB_CONCURRENCY" not in extra:
+        extra["WEB_CONCURRENCY"] = str(shared_workers(extra))
     started = time.monotonic()
     results: dict[str, dict[str, list[dict]]] = {s.key: {"ours": [], "floor": []}
                                                  for s in scenarios}

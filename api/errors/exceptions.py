@@ -119,19 +119,23 @@ class ReasonMessage(str):
 def validation_error(messages: Any) -> InvalidParameterError:
     """The 88 for marshmallow's messages, flattened; the description names
     every field in `fields`: the missing ones, then the invalid ones."""
-    flat = _flatten(messages)
-    fields = {name: [str(m) for m in msgs] for name, msgs in flat.items()}
-    reasons = {getattr(m, "reason", None) for msgs in flat.values() for m in msgs}
+    fields: dict[str, list[str]] = {}
+    reasons: set[str | None] = set()
+    missing: list[str] = []
+    invalid: list[str] = []
+    for name, msgs in _flatten(messages).items():
+        fields[name] = texts = [str(m) for m in msgs]
+        reasons.update(getattr(m, "reason", None) for m in msgs)
+        (missing if _MISSING in texts else invalid).append(name)
     if len(reasons) == 1 and None not in reasons:
         return InvalidParameterError(reason=reasons.pop(), fields=fields)
-    missing = ", ".join(sorted(name for name, msgs in fields.items() if _MISSING in msgs))
-    invalid = ", ".join(sorted(name for name, msgs in fields.items() if _MISSING not in msgs))
     if missing and invalid:
         template = MISSING_AND_INVALID
     else:
         template = MISSING if missing else INVALID
-    return InvalidParameterError(template.format(missing=missing, invalid=invalid),
-                                 reason="request.param.invalid", fields=fields)
+    return InvalidParameterError(
+        template.format(missing=", ".join(sorted(missing)), invalid=", ".join(sorted(invalid))),
+        reason="request.param.invalid", fields=fields)
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[Any]]:
