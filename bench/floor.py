@@ -5,9 +5,11 @@ error catalog, no request ids, no logging hooks, no marshmallow, no ORM
 entities): verify the token, run one query, return the JSON. The same work
 as Gatehouse for each scenario, so the ratio measures only our machinery:
 
-- the same token checks (signature, algorithm, issuer, required claims,
-  type) and the same session checks (live, unexpired, 2FA agreeing, user not
-  blocked), in one query for an authenticated read;
+- the same token checks (key id, signature, algorithm, issuer, audience,
+  required claims, type; a header this server does not write is parsed to
+  tell a malformed token from another key's) and the same session checks
+  (live, unexpired, 2FA (TOTP or a passkey) agreeing, user not blocked), in
+  one query for an authenticated read;
 - the same response bodies: the `meta` envelope with the same fields, the
   same timestamps, the same error texts (without a request id);
 - the same body validation for a registration (username, email, password),
@@ -60,11 +62,12 @@ KEY_BY_HEADER = {base64.urlsafe_b64encode(json.dumps(
 
 # the caller and their session, checked in one query
 ME = text("SELECT u.id, u.username, u.display_name, u.created_at, u.email, u.is_admin, "
-          "u.is_blocked, u.totp_enabled, u.updated_at, s.two_factor FROM users u "
+          "u.is_blocked, u.totp_enabled, u.has_passkey, u.email_verified, u.locale, "
+          "u.updated_at, s.two_factor FROM users u "
           "JOIN auth_sessions s ON s.user_id = u.id AND s.id = :sid "
           "WHERE u.id = :uid AND s.revoked_at IS NULL AND s.expires_at > :now").columns(
     created_at=DateTime, updated_at=DateTime, is_admin=Boolean, is_blocked=Boolean,
-    totp_enabled=Boolean, two_factor=Boolean)
+    totp_enabled=Boolean, has_passkey=Boolean, email_verified=Boolean, two_factor=Boolean)
 PROFILE = text("SELECT id, username, display_name, created_at FROM users "
                "WHERE id = :id").columns(created_at=DateTime)
 BY_LOGIN = text("SELECT id, password_hash, totp_enabled, is_blocked FROM users "
@@ -144,8 +147,11 @@ def caller():
     token = request.headers.get("Authorization", "")[7:]
     key = KEY_BY_HEADER.get(token.partition(".")[0])
     try:
-        if key is None:
-            raise jwt.InvalidTokenError
+        if key is None:  # not a header this server writes: malformed, or another key's
+            jwt.get_unverified_header(token)
+            return None, unauthorized("The access token names a signing key (kid) this "
+                                      "service does not know: a retired or foreign key.",
+                                      "auth.token.unknown_key")
         c = jwt.decode(token, key, algorithms=["HS256"], issuer="gatehouse", audience=AUD,
                        options={"require": REQUIRED})
     except jwt.InvalidTokenError:
@@ -154,7 +160,7 @@ def caller():
     if c["typ"] == "access":
         row = db.session.execute(ME, {"uid": int(c["sub"]), "sid": c["sid"],
                                       "now": now()}).first()
-    if row is None or row.is_blocked or row.totp_enabled != c["tfa"] \
+    if row is None or row.is_blocked or (row.totp_enabled or row.has_passkey) != c["tfa"] \
             or row.two_factor != c["tfa"]:
         return None, unauthorized("The access token is no longer valid.", "auth.token.revoked")
     return row, None
@@ -168,7 +174,8 @@ def me():
     return ok({"id": row.id, "username": row.username, "display_name": row.display_name,
                "created_at": iso(row.created_at), "email": row.email,
                "is_admin": row.is_admin, "is_blocked": row.is_blocked,
-               "two_factor_enabled": row.totp_enabled,
+               "two_factor_enabled": row.totp_enabled or row.has_passkey,
+               "email_verified": row.email_verified, "locale": row.locale,
                "updated_at": iso(row.updated_at)})
 
 
