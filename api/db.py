@@ -73,8 +73,7 @@ def ping_idle_connections(engine: Engine, idle_s: float) -> None:
     A connection the server dropped (a restart, an idle timeout, a proxy's)
     is one that waited: under traffic a connection goes back to work within
     milliseconds, and SQLAlchemy's pre-ping would spend a round trip on every
-    request (about a tenth of an authenticated read's CPU on PostgreSQL) to
-    test it. A failed test is a DisconnectionError, on which the pool drops
+    request to test it. A failed test is a DisconnectionError, on which the pool drops
     the connection and checks out another (the pattern of SQLAlchemy's
     "Disconnect Handling - Pessimistic"). A connection dropped while in use
     or between two requests moments apart answers its request 77, and the
