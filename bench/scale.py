@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,16 +76,25 @@ def _old_session(user_id: int, created: datetime) -> dict:
     return {"id": uuid.uuid4().hex, "user_id": user_id, "refresh_hash": "0" * 64,
             "refresh_generation": 0, "two_factor": False, "created_at": created,
             "last_used_at": created, "expires_at": created + timedelta(days=30),
-            "revoked_at": created + timedelta(days=1), "revoked_reason": "logout"}
+            "revoked_at": created + timedelta(hours=1), "revoked_reason": "logout"}
+
+
+def _history_start() -> datetime:
+    """Six days ago (naive UTC, as stored). Seeded sessions are revoked but
+    within SESSION_PRUNE_GRACE (7 days): a deployment in its steady state,
+    whose automatic prune has removed anything older. (History from 2025 was
+    dead: Gatehouse's first automatic prune deleted it during a measurement,
+    costing its CPU there, while the floor's copy kept it.)"""
+    return datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=6)
 
 
 def seed_history(db, user_id: int, count: int = HISTORY) -> None:
-    """`count` old sessions (revoked) for one account."""
+    """`count` revoked sessions for one account, 30 s apart from six days ago."""
     from api.auth.models import AuthSession
 
-    start = datetime(2025, 1, 1)
+    start = _history_start()
     bulk_insert(db, AuthSession.__table__,
-                [_old_session(user_id, start + timedelta(minutes=i)) for i in range(count)])
+                [_old_session(user_id, start + timedelta(seconds=30 * i)) for i in range(count)])
 
 
 def seed_spread_history(db, every: int = 10, sessions: int = 3,
@@ -99,11 +108,11 @@ def seed_spread_history(db, every: int = 10, sessions: int = 3,
     ids = db.session.execute(text("SELECT id FROM users WHERE id % :n = 0 ORDER BY id"),
                              {"n": every}).scalars().all()
     db.session.commit()
-    start = datetime(2025, 1, 1)
+    start = _history_start()
     rows: list[dict] = []
     total = 0
     for uid in ids:
-        rows.extend(_old_session(uid, start + timedelta(days=7 * k)) for k in range(sessions))
+        rows.extend(_old_session(uid, start + timedelta(days=k)) for k in range(sessions))
         if len(rows) >= chunk:
             bulk_insert(db, AuthSession.__table__, rows)
             total += len(rows)
