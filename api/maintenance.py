@@ -30,9 +30,11 @@ save only those empty queries, and would add a table and a failure mode
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -148,10 +150,19 @@ class _Schedule:
 
     def __init__(self, interval: int) -> None:
         self.interval = interval
-        self.lock = threading.Lock()
-        # a random point of the first interval: processes started together
-        # (gunicorn's workers) do not prune together
-        self.due = time.monotonic() + random.uniform(0, interval)
+        self.start()
+        # gunicorn builds the app in its master and forks the workers from
+        # it, a recycled one much later: each child starts a schedule of its
+        # own (inherited, every worker would prune at the master's one
+        # point, and a recycled worker on its first request once it passed)
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _restart(ref))
+
+    def start(self) -> None:
+        """A random point of the first interval from now: processes started
+        together do not prune together."""
+        self.lock = threading.Lock()  # a lock held at a fork stays held in the child
+        self.due = time.monotonic() + random.uniform(0, self.interval)
 
     def claim(self) -> bool:
         """True once per interval, to one thread (which then prunes); a pass
@@ -162,6 +173,12 @@ class _Schedule:
                 return False
             self.due = now + self.interval
             return True
+
+
+def _restart(ref: "weakref.ref[_Schedule]") -> None:
+    schedule = ref()
+    if schedule is not None:
+        schedule.start()
 
 
 def init_pruning(app: Flask) -> None:

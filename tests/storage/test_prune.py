@@ -3,6 +3,7 @@ stay bounded under steady use (SQLite; PostgreSQL when TEST_DATABASE_URL
 names it, as the `app` fixture then runs on it)."""
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -158,6 +159,27 @@ def test_the_service_prunes_by_itself_at_most_once_an_interval(app: Flask) -> No
     assert counts(auto)["auth_sessions"] == 0
     assert schedule.due > 0  # the next pass is an interval away
     assert not schedule.claim()
+
+
+def test_each_process_starts_a_schedule_of_its_own() -> None:
+    """gunicorn forks its workers (and, later, recycled ones) from the
+    process that built the app: a child that inherited a schedule whose
+    point had passed pruned on its first request, every worker at once."""
+    schedule = _Schedule(3600)
+    schedule.due = 0  # the parent's point has passed
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (runs in the child; its answer is asserted below)
+        try:
+            ahead = schedule.due - time.monotonic()
+            os.write(write, b"1" if 0 <= ahead <= 3600 and not schedule.claim() else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read, "rb") as answer:
+        assert answer.read() == b"1"
+    assert schedule.due == 0  # the parent's own schedule is its own
 
 
 def test_schedule_claims_once_per_interval() -> None:
