@@ -378,6 +378,17 @@ def gunicorn_overrides(args: argparse.Namespace) -> dict[str, str]:
     return extra
 
 
+def resolved_gunicorn(extra: dict[str, str]) -> tuple[int, str, int]:
+    """(workers, worker class, threads): what config/gunicorn.conf.py
+    resolves to on this machine with these overrides."""
+    code = ("import runpy; c = runpy.run_path('config/gunicorn.conf.py'); "
+            "print(c['workers'], c['worker_class'], c['threads'])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True,
+                         env={**base_env(Path("/dev/null")), **extra}).stdout.split()
+    return int(out[0]), out[1], int(out[2])
+
+
 def shared_workers(extra: dict[str, str]) -> int:
     """Workers per app when both apps run at once: half of what
     config/gunicorn.conf.py gives one app on this machine, so the two
@@ -386,22 +397,17 @@ def shared_workers(extra: dict[str, str]) -> int:
     two cores, a density production never has, and the switching cost the
     app with the larger working set more: invalid body (88) read 0.86-0.87
     that way, 0.94 with one worker each, in runs minutes apart."""
-    code = "import runpy; print(runpy.run_path('config/gunicorn.conf.py')['workers'])"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True, env={**base_env(Path("/dev/null")), **extra})
-    return max(1, int(out.stdout.split()[-1]) // 2)
+    return max(1, resolved_gunicorn(extra)[0] // 2)
 
 
 def gunicorn_settings(extra: dict[str, str]) -> str:
-    """What config/gunicorn.conf.py resolves to with these overrides."""
-    code = ("import runpy; c = runpy.run_path('config/gunicorn.conf.py'); "
-            "print(c['workers'], c['worker_class'], c['threads'])")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, env={**base_env(Path("/dev/null")), **extra}).stdout.split()
+    """What config/gunicorn.conf.py resolves to with these overrides, in words."""
+    workers, worker_class, threads = resolved_gunicorn(extra)
     kind = {"config.workers.FairThreadWorker": "gthread",
-            "config.buffering.BufferingThreadWorker": "gthread (buffering)"}.get(out[1], out[1])
+            "config.buffering.BufferingThreadWorker": "gthread (buffering)"
+            }.get(worker_class, worker_class)
     threaded = kind != "sync"
-    return f"{kind}, {out[0]} workers" + (f" x {out[2]} threads" if threaded else "")
+    return f"{kind}, {workers} workers" + (f" x {threads} threads" if threaded else "")
 
 
 def run_pair(servers: dict[str, Server], s: Scenario, tokens: dict[str, str],
