@@ -124,12 +124,8 @@ def validation_error(messages: Any) -> InvalidParameterError:
     missing: list[str] = []
     invalid: list[str] = []
     for name, msgs in _flatten(messages).items():
-        if all(type(m) is str for m in msgs):  # the usual case: plain texts, no reason
-            fields[name] = texts = msgs
-            reasons.add(None)
-        else:
-            fields[name] = texts = [str(m) for m in msgs]
-            reasons.update(getattr(m, "reason", None) for m in msgs)
+        fields[name] = texts = [str(m) for m in msgs]
+        reasons.update(getattr(m, "reason", None) for m in msgs)
         (missing if _MISSING in texts else invalid).append(name)
     if len(reasons) == 1 and None not in reasons:
         return InvalidParameterError(reason=reasons.pop(), fields=fields)
