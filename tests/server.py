@@ -36,6 +36,21 @@ def pg_admin() -> Any:
     return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
 
 
+def terminate_backends(url: str, admin: Any = None) -> int:
+    """End every server backend of url's database but the caller's own (a
+    test's pooled connections included): what a database restart, a
+    failover or an admin's kill does to a pool. Returns how many. `admin`:
+    an open pg_admin() connection to reuse."""
+    from sqlalchemy.engine import make_url
+
+    if admin is None:
+        with pg_admin() as admin:
+            return terminate_backends(url, admin)
+    return admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                         "WHERE datname = %s AND pid <> pg_backend_pid()",
+                         (make_url(url).database,)).fetchone()[0]
+
+
 @contextmanager
 def fresh_database(tmp_path: Path, prefix: str) -> Iterator[str]:
     """The URL of a new, empty database of the kind this run tests: a SQLite

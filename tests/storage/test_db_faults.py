@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from tests.helpers import assert_ok, make_account
 from tests.server import (
-    NOT_PG, ON_PG, Gunicorn, fresh_database, migrate, pg_admin, server_env, stop_process)
+    NOT_PG, ON_PG, Gunicorn, fresh_database, migrate, pg_admin, server_env, stop_process,
+    terminate_backends)
 
 
 def dropped(*_: Any, **__: Any) -> None:
@@ -91,8 +92,6 @@ def test_terminated_backends_answer_200_or_77_with_the_id_logged(
         tmp_path: Any, ping: dict[str, str]) -> None:
     """However connections are tested, a dropped connection costs at most
     the requests that meet it (77), and the workers recover by themselves."""
-    from sqlalchemy.engine import make_url
-
     with fresh_database(tmp_path, "faults") as url:
         env = server_env(url, LOG_LEVEL="WARNING", **ping)
         migrate(env)
@@ -119,7 +118,6 @@ def test_terminated_backends_answer_200_or_77_with_the_id_logged(
                         if status != 200:
                             failed_ids.append(meta["request_id"])
 
-            name = make_url(url).database
             threads = [threading.Thread(target=client) for _ in range(4)]
             for thread in threads:
                 thread.start()
@@ -127,8 +125,7 @@ def test_terminated_backends_answer_200_or_77_with_the_id_logged(
             with pg_admin() as admin:
                 # until a few requests met a dropped connection (or time is up)
                 while time.monotonic() < deadline and len(failed_ids) < 8:
-                    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                  "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+                    terminate_backends(url, admin)
                     time.sleep(0.05)
             stop.set()
             for thread in threads:

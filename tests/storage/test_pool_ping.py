@@ -11,12 +11,11 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy.engine import make_url
 
 from api.extensions import db
 from tests.conftest import make_app
 from tests.helpers import assert_error, assert_ok, make_account
-from tests.server import NOT_PG, ON_PG, fresh_database, pg_admin
+from tests.server import NOT_PG, ON_PG, fresh_database, terminate_backends
 
 pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not ON_PG, reason=NOT_PG)]
 
@@ -37,14 +36,8 @@ def pg_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
 
 
 def kill_backends(app: Flask) -> int:
-    """Terminate every server backend of the app's database (the test's own
-    pooled connection included): what a database restart does to a pool."""
-    name = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database
-    with pg_admin() as admin:
-        rows = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE datname = %s AND pid <> pg_backend_pid()",
-                             (name,)).fetchall()
-    return len(rows)
+    """Every server backend of the app's database, its pooled connection included."""
+    return terminate_backends(app.config["SQLALCHEMY_DATABASE_URI"])
 
 
 def pings(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[int]:

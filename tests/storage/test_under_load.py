@@ -17,8 +17,8 @@ import pytest
 
 from tests.helpers import at_once, require_redis
 from tests.server import (
-    NOT_PG, ON_PG, ONLY_SQLITE, Gunicorn, fresh_database, migrate, pg_admin, running,
-    server_env)
+    NOT_PG, ON_PG, ONLY_SQLITE, Gunicorn, fresh_database, migrate, running,
+    server_env, terminate_backends)
 
 pytestmark = pytest.mark.slow
 
@@ -163,16 +163,8 @@ def test_postgres_backends_terminated_then_recovered(database: str, server: Guni
     dropped moments after its last use costs the request that meets it a 77
     (the client retries a 77), once per worker: the pool then drops every
     connection as old as it."""
-    from sqlalchemy.engine import make_url
-
-    name = make_url(database).database
-
     def kill_backends() -> None:
-        with pg_admin() as admin:
-            killed = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()", (name,)).fetchone()[0]
-        assert killed >= 1
+        assert terminate_backends(database) >= 1
 
     def me_statuses(n: int) -> list[tuple[int, int]]:
         answers = [server.call("GET", "/v1/users/me", headers=auth) for _ in range(n)]
