@@ -35,6 +35,25 @@ def test_bench_smoke_prints_every_scenario() -> None:
 
 
 @pytest.mark.slow
+def test_bench_against_users_compares_two_sizes() -> None:
+    """bench/run.py --against-users N: Gatehouse on two databases seeded apart,
+    measured at once; both sizes named, the goal read at 10 %."""
+    need_wrk()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
+    out = subprocess.run([sys.executable, "bench/run.py", "--smoke", "--users", "400",
+                          "--against-users", "100", "--only", "me"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "400 users against SQLite file, 100 users" in out.stdout, out.stdout
+    assert "AGAINST: both apps are Gatehouse" in out.stdout, out.stdout
+    assert "CPU ratio >= 0.909" in out.stdout, out.stdout
+    refused = subprocess.run([sys.executable, "bench/run.py", "--smoke", "--self-check",
+                              "--against-users", "100"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--against-users" in refused.stderr, refused.stderr
+
+
+@pytest.mark.slow
 def test_scale_bench_runs() -> None:
     """bench/scale.py (issue 21): seeds accounts and a long session history,
     times the auth path."""
