@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             server = Server("wsgi:app", dbs["ours"], extra, tmp / "ours.log")
             try:
                 server.wait_ready()
-                check_answers({"ours": server}, {"good": token, "bad": "not.a.token"})
+                check_answers({"ours": server}, {"ours": {"good": token, "bad": "not.a.token"}})
                 run_wrk(server, BY_KEY["me"], token, 1, args.connections, 1)  # warm-up
                 for round_no in range(args.rounds):
                     first_idle = round_no % 2 == 0
