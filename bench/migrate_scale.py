@@ -18,20 +18,17 @@ once dropped).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import BIN, PASSWORD, PG_SERVER, _pg_admin, base_env, database_url  # noqa: E402
+from bench.run import PASSWORD, database_url, flask_db, scratch_database  # noqa: E402
 
 FIRST_REVISION = "85f705500721"
 PLAIN_SECRET = "JBSWY3DPEHPK3PXP"  # base32, as the first revision stored secrets
@@ -50,11 +47,6 @@ SESSIONS = ("INSERT INTO auth_sessions (id, user_id, refresh_hash, refresh_gener
 NUMBERS = {"sqlite": "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 "
                      "FROM numbers WHERE n < :users) ",
            "postgresql": "WITH numbers AS (SELECT generate_series(1, :users) AS n) "}
-
-
-def flask_db(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", *args], cwd=ROOT,
-                          env=base_env(url), capture_output=True, text=True)
 
 
 def seed(url: str, users: int) -> None:
@@ -142,15 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="gatehouse-migrate-") as tmpdir:
             url = database_url(Path(tmpdir) / "migrate.db")
             return run(url, args.users, "SQLite file")
-    url = make_url(PG_SERVER).set(database=f"gh_bench_{uuid.uuid4().hex[:10]}")
-    rendered = url.render_as_string(hide_password=False)
-    with _pg_admin(rendered) as admin:
-        version = admin.execute("SHOW server_version").fetchone()[0].split()[0]
-        admin.execute(f'CREATE DATABASE "{url.database}"')
-        try:
-            return run(rendered, args.users, f"PostgreSQL {version}")
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    with scratch_database() as (url, version):
+        return run(url, args.users, f"PostgreSQL {version}")
 
 
 if __name__ == "__main__":

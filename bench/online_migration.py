@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,12 +29,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import BIN, PASSWORD, PG_SERVER, Server, _pg_admin, base_env  # noqa: E402
+from bench.run import PASSWORD, Server, flask_db, scratch_database  # noqa: E402
 
 
 def seed(url: str, users: int) -> None:
@@ -76,13 +73,6 @@ def unpack(commit: str, tree: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
 
 
-def flask_db_upgrade(url: str, tree: Path) -> subprocess.CompletedProcess[str]:
-    """`flask db upgrade` of the project in `tree` on `url`, production settings."""
-    return subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=tree,
-                          env={**base_env(url), "PYTHONPATH": str(tree)},
-                          capture_output=True, text=True)
-
-
 def sign_in(url: str, login: str) -> tuple[float, float, int]:
     """(start, end, status) of one sign-in; 0 for no answer at all."""
     body = json.dumps({"login": login, "password": PASSWORD}).encode()
@@ -120,16 +110,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of sign-ins before and after the migration")
     args = parser.parse_args(argv)
 
-    name = f"gatehouse_online_{os.getpid()}"
-    url = make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    with _pg_admin(url) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    release = None
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
+    with scratch_database() as (url, _), tempfile.TemporaryDirectory() as tmp:
+        release = None
+        try:
             tree = Path(tmp) / "release"
             unpack(args.release, tree)
-            upgraded = flask_db_upgrade(url, tree)
+            upgraded = flask_db(url, "upgrade", tree=tree)
             if upgraded.returncode != 0:
                 raise SystemExit("the release's migrations failed:\n" + upgraded.stderr[-3000:])
             started = time.monotonic()
@@ -151,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 thread.start()
             time.sleep(args.around)
             began = time.monotonic()
-            migrated = flask_db_upgrade(url, ROOT)
+            migrated = flask_db(url, "upgrade")
             ended = time.monotonic()
             time.sleep(args.around)
             stop.set()
@@ -167,11 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             refused = sum(1 for c in calls if c[2] != 200)
             print("goal (no sign-in refused): " + ("met" if refused == 0 else "NOT MET"))
             return 0 if refused == 0 else 1
-    finally:
-        if release is not None:
-            release.stop()
-        with _pg_admin(url) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            if release is not None:
+                release.stop()
 
 
 if __name__ == "__main__":

@@ -102,6 +102,14 @@ def base_env(db: Path | str) -> dict[str, str]:
     return env
 
 
+def flask_db(db: Path | str, *args: str, tree: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`flask db ARGS` of the project in `tree` (this checkout by default) on
+    `db`, with production settings."""
+    return subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", *args], cwd=tree,
+                          env={**base_env(db), "PYTHONPATH": str(tree)},
+                          capture_output=True, text=True)
+
+
 def seed(db: Path | str, users: int = SEED_USERS) -> str:
     """Migrate (`flask db upgrade`), create `users` accounts in bulk, give them
     session history (bench/scale.py), return an access token of user0001's.
@@ -112,9 +120,7 @@ def seed(db: Path | str, users: int = SEED_USERS) -> str:
     has bench.scale.HISTORY of them: the token's user has the same history at
     every size, and only the tables' size changes with `users`.
     """
-    env = base_env(db)
-    subprocess.run([str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    flask_db(db, "upgrade").check_returncode()
     code = f"""
 from sqlalchemy import text
 from api import create_app
@@ -133,7 +139,7 @@ r = app.test_client().post("/v1/auth/login", json={{"login": "user0001",
                                                    "password": {PASSWORD!r}}})
 print(r.get_json()["data"]["access_token"])
 """
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base_env(db), check=True,
                          capture_output=True, text=True)
     return out.stdout.strip().splitlines()[-1]
 
@@ -151,6 +157,23 @@ def _pg_admin(url: str):
 
     admin = make_url(url).set(drivername="postgresql", database="postgres")
     return psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True)
+
+
+@contextmanager
+def scratch_database() -> Iterator[tuple[str, str]]:
+    """A new, empty database on PG_SERVER, dropped (with whatever still uses
+    it) at the end: (its URL, the server's version)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(PG_SERVER).set(database=f"gh_bench_{uuid.uuid4().hex[:10]}")
+    rendered = url.render_as_string(hide_password=False)
+    with _pg_admin(rendered) as admin:
+        version = admin.execute("SHOW server_version").fetchone()[0].split()[0]
+        admin.execute(f'CREATE DATABASE "{url.database}"')
+        try:
+            yield rendered, version
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
 @contextmanager
@@ -173,38 +196,32 @@ def bench_databases(spec: str | None, tmp: Path, users: int = SEED_USERS, floor:
         yield ({"ours": tmp / "ours.db", "floor": tmp / "floor.db"}, token,
                "SQLite file" + (" (a copy each)" if floor else "") + f", {users:,} users")
         return
+    if spec == "postgresql":
+        with scratch_database() as (scratch, _), \
+                bench_databases(scratch, tmp, users, floor) as seeded:
+            yield seeded
+        return
+    if not spec.startswith("postgresql"):
+        raise SystemExit(f"--database: sqlite, postgresql or a PostgreSQL URL, not {spec!r}")
     from sqlalchemy.engine import make_url
 
-    if spec == "postgresql":
-        url = make_url(PG_SERVER).set(database=f"gh_bench_{uuid.uuid4().hex[:10]}")
-        scratch = True
-    elif spec.startswith("postgresql"):
-        url = make_url(spec)
-        scratch = False
-    else:
-        raise SystemExit(f"--database: sqlite, postgresql or a PostgreSQL URL, not {spec!r}")
-    ours = url.render_as_string(hide_password=False)
+    url = make_url(spec)
     floor_name = f"{url.database}_floor"
-    made: list[str] = []
-    with _pg_admin(ours) as admin:
+    with _pg_admin(spec) as admin:
         version = admin.execute("SHOW server_version").fetchone()[0].split()[0]
+        token = seed(spec, users)
+        if floor:
+            # the seeding processes have exited: nothing holds the template open
+            admin.execute(f'CREATE DATABASE "{floor_name}" TEMPLATE "{url.database}"')
         try:
-            if scratch:
-                admin.execute(f'CREATE DATABASE "{url.database}"')
-                made.append(url.database)
-            token = seed(ours, users)
-            if floor:
-                # the seeding processes have exited: nothing holds the template open
-                admin.execute(f'CREATE DATABASE "{floor_name}" TEMPLATE "{url.database}"')
-                made.append(floor_name)
             floor_url = url.set(database=floor_name).render_as_string(hide_password=False)
-            yield ({"ours": ours, "floor": floor_url}, token,
+            yield ({"ours": spec, "floor": floor_url}, token,
                    f"PostgreSQL {version} at {url.host}:{url.port or 5432}, database "
                    f"{url.database}" + (f" (the floor: {floor_name}, a copy)" if floor else "")
                    + f", {users:,} users")
         finally:
-            for name in reversed(made):
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if floor:
+                admin.execute(f'DROP DATABASE IF EXISTS "{floor_name}" WITH (FORCE)')
 
 
 class Server:
